@@ -1,0 +1,1 @@
+"""GANscope server: FastAPI app, jobs, persistence (see ARCHITECTURE.md)."""

@@ -1,0 +1,1 @@
+"""GANscope web UI: templates and static files served by the server."""
