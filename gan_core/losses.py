@@ -1,0 +1,207 @@
+"""Adversarial losses and Lipschitz regularizers.
+
+Every loss takes D's raw outputs (logits for the probabilistic losses, critic values for the
+Wasserstein and hinge losses) and returns a scalar to *minimize*. Probabilistic losses use the
+log-sigmoid identities (``log D = -softplus(-l)``, ``log(1 - D) = -softplus(l)``), which are
+exact and never take the log of a rounded sigmoid.
+
+:class:`GANObjective` owns the whole math of a phase: the adversarial loss plus the configured
+regularizers. The trainer only walks the phases; adding a loss touches nothing but this file.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from gan_core.config import LossConfig, RegularizationConfig
+from gan_core.registry import Registry
+
+__all__ = [
+    "LOSSES",
+    "AdversarialLoss",
+    "GANObjective",
+    "clip_weights_",
+    "gradient_penalty",
+    "r1_penalty",
+]
+
+
+class AdversarialLoss(ABC):
+    """D's and G's objectives, as functions of D's raw outputs."""
+
+    @abstractmethod
+    def d_loss(self, real_out: Tensor, fake_out: Tensor) -> Tensor:
+        """Loss D minimizes, from its outputs on a real and a generated batch."""
+
+    @abstractmethod
+    def g_loss(self, fake_out: Tensor) -> Tensor:
+        """Loss G minimizes, from D's outputs on a generated batch."""
+
+
+LOSSES: Registry[Callable[[LossConfig], AdversarialLoss]] = Registry("loss")
+
+
+@LOSSES.register("minimax", "Original GAN (Goodfellow 2014): G minimizes log(1 - D(G(z))); "
+                 "saturates when D rejects fakes.")
+class MinimaxLoss(AdversarialLoss):
+    def __init__(self, cfg: LossConfig) -> None:
+        pass
+
+    def d_loss(self, real_out: Tensor, fake_out: Tensor) -> Tensor:
+        # (1) D: maximize log D(x) + log(1 - D(G(z)))
+        return F.softplus(-real_out).mean() + F.softplus(fake_out).mean()
+
+    def g_loss(self, fake_out: Tensor) -> Tensor:
+        # (2) G: minimize log(1 - D(G(z))) = -softplus(l); its gradient sigmoid(l) -> 0 as l -> -inf
+        return -F.softplus(fake_out).mean()
+
+
+@LOSSES.register("nonsaturating", "Non-saturating GAN: G maximizes log D(G(z)) "
+                 "(the practical default of the original paper).")
+class NonSaturatingLoss(MinimaxLoss):
+    def g_loss(self, fake_out: Tensor) -> Tensor:
+        # G: minimize -log D(G(z)) = softplus(-l)
+        return F.softplus(-fake_out).mean()
+
+
+@LOSSES.register("wasserstein", "WGAN critic (Arjovsky 2017): D maximizes E[D(x)] - E[D(G(z))]; "
+                 "needs a Lipschitz constraint (weight clipping, gradient penalty or SN).")
+class WassersteinLoss(AdversarialLoss):
+    def __init__(self, cfg: LossConfig) -> None:
+        pass
+
+    def d_loss(self, real_out: Tensor, fake_out: Tensor) -> Tensor:
+        return fake_out.mean() - real_out.mean()
+
+    def g_loss(self, fake_out: Tensor) -> Tensor:
+        return -fake_out.mean()
+
+
+@LOSSES.register("lsgan", "Least squares GAN (Mao 2017): D regresses real to b and fake to a; "
+                 "G pushes D(G(z)) to c.")
+class LeastSquaresLoss(AdversarialLoss):
+    def __init__(self, cfg: LossConfig) -> None:
+        self.a, self.b, self.c = cfg.lsgan_a, cfg.lsgan_b, cfg.lsgan_c
+
+    def d_loss(self, real_out: Tensor, fake_out: Tensor) -> Tensor:
+        return 0.5 * ((real_out - self.b) ** 2).mean() + 0.5 * ((fake_out - self.a) ** 2).mean()
+
+    def g_loss(self, fake_out: Tensor) -> Tensor:
+        return 0.5 * ((fake_out - self.c) ** 2).mean()
+
+
+@LOSSES.register("hinge", "Hinge loss (SNGAN, BigGAN): D minimizes E[relu(1 - D(x))] + "
+                 "E[relu(1 + D(G(z)))]; G maximizes E[D(G(z))].")
+class HingeLoss(AdversarialLoss):
+    def __init__(self, cfg: LossConfig) -> None:
+        pass
+
+    def d_loss(self, real_out: Tensor, fake_out: Tensor) -> Tensor:
+        return F.relu(1.0 - real_out).mean() + F.relu(1.0 + fake_out).mean()
+
+    def g_loss(self, fake_out: Tensor) -> Tensor:
+        return -fake_out.mean()
+
+
+# ---------------------------------------------------------------------------------------------
+# Lipschitz constraints and regularizers
+# ---------------------------------------------------------------------------------------------
+
+Critic = Callable[[Tensor, Tensor | None], Tensor]
+
+
+def gradient_penalty(
+    critic: Critic,
+    real: Tensor,
+    fake: Tensor,
+    labels: Tensor | None = None,
+    *,
+    generator: torch.Generator | None = None,
+) -> Tensor:
+    """WGAN-GP (Gulrajani 2017): E[(||grad_x D(x_hat)||_2 - 1)^2], x_hat = eps x + (1 - eps) x~."""
+    eps_shape = (real.shape[0],) + (1,) * (real.dim() - 1)  # one eps per sample
+    eps = torch.rand(eps_shape, device=real.device, dtype=real.dtype, generator=generator)
+    x_hat = (eps * real.detach() + (1 - eps) * fake.detach()).requires_grad_(True)
+    out = critic(x_hat, labels)
+    (grad,) = torch.autograd.grad(out.sum(), x_hat, create_graph=True)
+    grad_norm = grad.flatten(1).norm(2, dim=1)  # (B, ...) -> (B,)
+    return ((grad_norm - 1.0) ** 2).mean()
+
+
+def r1_penalty(critic: Critic, real: Tensor, labels: Tensor | None = None) -> Tensor:
+    """R1 (Mescheder 2018): E[||grad_x D(x)||^2] on real data (multiply by gamma / 2)."""
+    x = real.detach().requires_grad_(True)
+    out = critic(x, labels)
+    (grad,) = torch.autograd.grad(out.sum(), x, create_graph=True)
+    return grad.flatten(1).pow(2).sum(dim=1).mean()
+
+
+@torch.no_grad()
+def clip_weights_(module: nn.Module, c: float) -> None:
+    """WGAN weight clipping: every parameter of the critic into [-c, c], in place."""
+    for p in module.parameters():
+        p.clamp_(-c, c)
+
+
+# ---------------------------------------------------------------------------------------------
+# The objective: one adversarial loss plus its regularizers
+# ---------------------------------------------------------------------------------------------
+
+
+class GANObjective:
+    """Computes and back-propagates D's and G's phase losses; reports named scalars.
+
+    Reported values are detached tensors (no device sync here): the trainer aggregates them.
+    """
+
+    def __init__(self, loss_cfg: LossConfig, reg_cfg: RegularizationConfig) -> None:
+        self.loss = LOSSES.get(loss_cfg.name)(loss_cfg)
+        self.reg = reg_cfg
+
+    def d_phase(
+        self,
+        D: nn.Module,
+        real: Tensor,
+        fake: Tensor,
+        labels: Tensor | None,
+        generator: torch.Generator | None = None,
+    ) -> dict[str, Tensor]:
+        """Backward D's loss (adversarial + penalties) into D's gradients."""
+        real_out = D(real, labels)
+        fake_out = D(fake.detach(), labels)
+        adversarial = self.loss.d_loss(real_out, fake_out)
+        total = adversarial
+        stats: dict[str, Tensor] = {}
+        if self.reg.gradient_penalty:
+            gp = gradient_penalty(D, real, fake, labels, generator=generator)
+            total = total + self.reg.gradient_penalty * gp
+            stats["gradient_penalty"] = gp.detach()
+        if self.reg.r1_gamma:
+            r1 = r1_penalty(D, real, labels)
+            total = total + 0.5 * self.reg.r1_gamma * r1
+            stats["r1_penalty"] = r1.detach()
+        total.backward()
+        real_mean, fake_mean = real_out.detach().mean(), fake_out.detach().mean()
+        stats.update(
+            loss_d=total.detach(),
+            d_real=real_mean,
+            d_fake=fake_mean,
+            w_estimate=real_mean - fake_mean,
+        )
+        return stats
+
+    def after_d_step(self, D: nn.Module) -> None:
+        """Constraints applied to D's weights after its optimizer step."""
+        if self.reg.weight_clip:
+            clip_weights_(D, self.reg.weight_clip)
+
+    def g_phase(self, D: nn.Module, fake: Tensor, labels: Tensor | None) -> dict[str, Tensor]:
+        """Backward G's loss through D into G's gradients (D's gradients are not kept)."""
+        loss = self.loss.g_loss(D(fake, labels))
+        loss.backward()
+        return {"loss_g": loss.detach()}

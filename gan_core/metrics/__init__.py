@@ -1,0 +1,1 @@
+"""Metrics as pure stages: samples or features -> statistics -> number."""
