@@ -18,7 +18,7 @@ class SpectralMonitor:
     per call follow the slowly changing weights closely (as spectral normalization itself does).
     """
 
-    def __init__(self, module: nn.Module, warmup_iters: int = 30, iters: int = 3) -> None:
+    def __init__(self, module: nn.Module, warmup_iters: int = 50, iters: int = 3) -> None:
         self.layers = [(name, m) for name, m in module.named_modules() if isinstance(m, _WEIGHTED)]
         self.iters = iters
         self._u: dict[str, Tensor] = {}
