@@ -1,0 +1,549 @@
+"""The Trainer: alternating D/G phases, EMA of G, live controls, checkpoint and exact resume.
+
+The loop owns the schedule; :class:`gan_core.losses.GANObjective` owns the math. The trainer
+knows nothing about who listens: it calls the sinks it was given with
+:mod:`gan_core.events` records, and it reads commands from any queue-like object (a
+``queue.Queue`` in a notebook or the CLI, a ``multiprocessing`` queue in the server).
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+import logging
+import math
+import queue
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+import torch
+from torch import Tensor, nn
+
+from gan_core.checkpoint import (
+    latest_checkpoint,
+    load_checkpoint,
+    optimizer_state_from_flat,
+    optimizer_state_to_flat,
+    save_checkpoint,
+)
+from gan_core.config import OptimizerConfig, RunConfig
+from gan_core.data import build_data
+from gan_core.events import (
+    CheckpointSaved,
+    Event,
+    HyperparamsChanged,
+    Metrics,
+    RunStarted,
+    SampleGrid,
+    Sink,
+    Status,
+    StatusChanged,
+    Toy2DView,
+)
+from gan_core.latent import sample_z
+from gan_core.losses import GANObjective
+from gan_core.metrics.spectral import SpectralMonitor
+from gan_core.metrics.toy2d import mode_coverage, w1_exact
+from gan_core.models import build_models
+
+__all__ = ["Command", "ControlSource", "TrainResult", "Trainer", "resolve_device"]
+
+log = logging.getLogger(__name__)
+
+# Sizes of the 2D evaluation, fixed so that curves are comparable across runs.
+TOY_VIEW_POINTS = 512
+TOY_COVERAGE_SAMPLES = 2500  # VEEGAN/PacGAN protocol
+TOY_W1_POINTS = 1000
+TOY_GRID_RESOLUTION = 64
+
+
+@dataclass(frozen=True)
+class Command:
+    """A control for a running trainer, applied between steps."""
+
+    action: Literal["pause", "resume", "step", "stop", "set"]
+    values: dict[str, float] = field(default_factory=dict)
+
+    SETTABLE = ("lr_g", "lr_d", "n_critic")
+
+    def __post_init__(self) -> None:
+        if self.action not in ("pause", "resume", "step", "stop", "set"):
+            raise ValueError(f"unknown action {self.action!r}; use pause, resume, step, stop, set")
+        for key, value in self.values.items():
+            if key not in self.SETTABLE:
+                raise ValueError(f"{key!r} cannot be changed live; use one of {self.SETTABLE}")
+            if not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
+                raise ValueError(f"{key} must be a positive number, got {value!r}")
+            if key == "n_critic" and (int(value) != value or not 1 <= value <= 100):
+                raise ValueError(f"n_critic must be an integer from 1 to 100, got {value!r}")
+            if key.startswith("lr") and value > 1:
+                raise ValueError(f"{key} must be at most 1, got {value!r}")
+        if self.action == "set" and not self.values:
+            raise ValueError("a 'set' command needs at least one of lr_g, lr_d, n_critic")
+
+
+class ControlSource(Protocol):
+    """Anything with the ``queue.Queue`` reading interface (``multiprocessing`` queues too)."""
+
+    def get(self, block: bool = True, timeout: float | None = None) -> Command: ...
+    def get_nowait(self) -> Command: ...
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    status: Status
+    step: int
+    message: str = ""
+
+
+def resolve_device(choice: str) -> torch.device:
+    """'auto' -> CUDA when available else CPU; 'cuda' without a GPU is a config error."""
+    if choice == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if choice == "cuda" and not torch.cuda.is_available():
+        raise ValueError("train.device is 'cuda' but no CUDA GPU is visible; use 'auto' or 'cpu'")
+    if choice not in ("cpu", "cuda"):
+        raise ValueError(f"train.device {choice!r}: use 'auto', 'cpu' or 'cuda'")
+    return torch.device(choice)
+
+
+def make_optimizer(params: Iterable[nn.Parameter], cfg: OptimizerConfig) -> torch.optim.Optimizer:
+    if cfg.name == "adam":
+        return torch.optim.Adam(params, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
+    if cfg.name == "rmsprop":
+        return torch.optim.RMSprop(params, lr=cfg.lr, momentum=cfg.momentum)
+    if cfg.name == "sgd":
+        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum)
+    raise ValueError(f"unknown optimizer {cfg.name!r}; use adam, rmsprop or sgd")
+
+
+def _grad_norm(module: nn.Module) -> Tensor:
+    grads = [p.grad for p in module.parameters() if p.grad is not None]
+    if not grads:
+        return torch.zeros(())
+    return torch.nn.utils.get_total_norm(grads)
+
+
+class _Diverged(Exception):
+    """A loss became NaN or inf; the message says which and at which step."""
+
+
+class Trainer:
+    """Trains one GAN described by a :class:`RunConfig`.
+
+    ``out_dir`` receives checkpoints (``out_dir/checkpoints``); without it none are written.
+    Every step's scalars are kept on the device and averaged over ``train.report_every`` steps
+    before they leave as one :class:`Metrics` event, so reporting costs one sync per window.
+    """
+
+    def __init__(
+        self,
+        config: RunConfig,
+        *,
+        out_dir: str | Path | None = None,
+        sinks: Sequence[Sink] = (),
+        controls: ControlSource | None = None,
+    ) -> None:
+        self.config = config
+        self.out_dir = Path(out_dir) if out_dir is not None else None
+        self.sinks = list(sinks)
+        self.controls = controls
+        sched = config.train
+        self.device = resolve_device(sched.device)
+        if sched.num_threads:
+            torch.set_num_threads(sched.num_threads)
+
+        self.data = build_data(config.data, seed=config.seed)
+        info = self.data.info
+        self.conditional = bool(getattr(config.model, "conditional", False))
+        torch.manual_seed(config.seed)  # weight init is the only user of the global RNG
+        num_classes = info.num_classes if self.conditional else None
+        G, D = build_models(config.model, shape=info.shape, num_classes=num_classes)
+        self.G, self.D = G.to(self.device), D.to(self.device)
+        self.G_ema: nn.Module | None = None
+        if config.optim.ema_decay:
+            self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
+        self.opt_g = make_optimizer(self.G.parameters(), config.optim.g)
+        self.opt_d = make_optimizer(self.D.parameters(), config.optim.d)
+        self.objective = GANObjective(config.loss, config.regularization)
+        self.n_critic = config.optim.n_critic
+
+        # One generator for z and the penalty's interpolation, on the training device.
+        self.rng = torch.Generator(device=self.device).manual_seed(config.seed + 1)
+        # Fixed noise for grids and 2D views: the same latents for the whole run.
+        fixed = torch.Generator(device="cpu").manual_seed(config.seed + 2)
+        n_fixed = TOY_COVERAGE_SAMPLES if config.is_toy else sched.grid_size
+        self.fixed_z = sample_z(
+            n_fixed, config.model.z_dim, config.model.z_distribution, generator=fixed
+        ).to(self.device)
+        self.fixed_labels: Tensor | None = None
+        if self.conditional:
+            self.fixed_labels = (torch.arange(n_fixed) % info.num_classes).to(self.device)
+        self.toy_real: Tensor | None = None
+        if config.is_toy:
+            real, _ = self.data.sample(TOY_W1_POINTS, fixed)
+            self.toy_real = real
+
+        self.spectral = SpectralMonitor(self.D)
+        self.step = 0
+        self.paused = False
+        self._report_next = False  # after a single step, so its numbers show at once
+        self._window: list[dict[str, Tensor]] = []
+        self._elapsed = 0.0
+        self._clock = time.perf_counter()
+
+    # ------------------------------------------------------------------------------------------
+    # construction from a checkpoint
+    # ------------------------------------------------------------------------------------------
+
+    @classmethod
+    def resume(
+        cls,
+        source: str | Path,
+        *,
+        out_dir: str | Path | None = None,
+        sinks: Sequence[Sink] = (),
+        controls: ControlSource | None = None,
+        steps: int | None = None,
+    ) -> Trainer:
+        """Rebuild a trainer from a checkpoint file or a run folder (its latest checkpoint).
+
+        ``steps`` extends the run's total; the continuation is step-for-step identical to a run
+        that was never interrupted.
+        """
+        source = Path(source)
+        path = latest_checkpoint(source) if source.is_dir() else source
+        if path is None:
+            raise ValueError(f"{source}: no checkpoint under {source / 'checkpoints'}")
+        ckpt = load_checkpoint(path)
+        config = ckpt.config
+        if steps is not None:
+            schedule = config.train.model_copy(update={"steps": steps})
+            config = config.model_copy(update={"train": schedule})
+        if out_dir is None and source.is_dir():
+            out_dir = source
+        trainer = cls(config, out_dir=out_dir, sinks=sinks, controls=controls)
+        trainer._load_state(ckpt.tensors, ckpt.meta, ckpt.step)
+        return trainer
+
+    def _state(self) -> tuple[dict[str, Tensor], dict[str, Any]]:
+        tensors: dict[str, Tensor] = {}
+        for prefix, module in (("G", self.G), ("D", self.D), ("G_ema", self.G_ema)):
+            if module is not None:
+                tensors.update({f"{prefix}.{k}": v for k, v in module.state_dict().items()})
+        opt_g_t, opt_g_rest = optimizer_state_to_flat(self.opt_g.state_dict(), "opt_g")
+        opt_d_t, opt_d_rest = optimizer_state_to_flat(self.opt_d.state_dict(), "opt_d")
+        tensors.update(opt_g_t)
+        tensors.update(opt_d_t)
+        tensors["rng.train"] = self.rng.get_state()
+        data_meta = {}
+        for key, value in self.data.state_dict().items():
+            if isinstance(value, Tensor):
+                tensors[f"data.{key}"] = value
+            else:
+                data_meta[key] = value
+        tensors.update({f"spectral.{k}": v for k, v in self.spectral._u.items()})
+        meta = {
+            "opt_g": opt_g_rest,
+            "opt_d": opt_d_rest,
+            "data": data_meta,
+            "n_critic": self.n_critic,
+            "device": str(self.device),
+        }
+        return tensors, meta
+
+    def _load_state(self, tensors: dict[str, Tensor], meta: dict[str, Any], step: int) -> None:
+        def section(prefix: str) -> dict[str, Tensor]:
+            start = prefix + "."
+            return {k[len(start):]: v for k, v in tensors.items() if k.startswith(start)}
+
+        self.G.load_state_dict(section("G"))
+        self.D.load_state_dict(section("D"))
+        if self.G_ema is not None:
+            ema = section("G_ema")
+            self.G_ema.load_state_dict(ema if ema else self.G.state_dict())
+        self.opt_g.load_state_dict(optimizer_state_from_flat(section("opt_g"), meta["opt_g"]))
+        self.opt_d.load_state_dict(optimizer_state_from_flat(section("opt_d"), meta["opt_d"]))
+        self.rng.set_state(tensors["rng.train"].cpu())
+        self.data.load_state_dict({**meta["data"], **section("data")})
+        for name, u in section("spectral").items():
+            if name in self.spectral._u:
+                self.spectral._u[name] = u.to(self.device)
+        self.n_critic = int(meta.get("n_critic", self.n_critic))
+        self.step = step
+
+    def save_checkpoint(self) -> Path | None:
+        if self.out_dir is None:
+            return None
+        tensors, meta = self._state()
+        path = self.out_dir / "checkpoints" / f"ckpt_{self.step:09d}.safetensors"
+        save_checkpoint(path, self.config, self.step, tensors, meta)
+        self._emit(CheckpointSaved(step=self.step, path=str(path)))
+        return path
+
+    # ------------------------------------------------------------------------------------------
+    # the loop
+    # ------------------------------------------------------------------------------------------
+
+    def fit(self) -> TrainResult:
+        """Train until ``train.steps``, a stop command, or divergence."""
+        sched = self.config.train
+        resumed = self.step > 0
+        self._emit(
+            RunStarted(
+                step=self.step,
+                config=self.config.model_dump(mode="json"),
+                device=str(self.device),
+                resumed=resumed,
+            )
+        )
+        self._emit(StatusChanged(step=self.step, status="running"))
+        self._restart_clock()
+        try:
+            while self.step < sched.steps:
+                if self._apply_controls():
+                    return self._finish("stopped", "stopped by request")
+                stats = self.train_step()
+                self.step += 1
+                self._window.append(stats)
+                if self._report_next or self._periodic_due() or self.step == sched.steps:
+                    self._report_next = False
+                    self._report()
+                    if self.step % sched.checkpoint_every == 0 and self.step < sched.steps:
+                        self.save_checkpoint()
+                    self._restart_clock()
+            return self._finish("completed", "")
+        except _Diverged as exc:
+            # no checkpoint: the weights are already NaN; the last good one stays the latest
+            self._emit(StatusChanged(step=self.step, status="diverged", message=str(exc)))
+            return TrainResult("diverged", self.step, str(exc))
+        finally:
+            self.data.close()
+
+    def _finish(self, status: Status, message: str) -> TrainResult:
+        if self._window:
+            self._report()
+        self.save_checkpoint()
+        self._emit(StatusChanged(step=self.step, status=status, message=message))
+        return TrainResult(status, self.step, message)
+
+    def _periodic_due(self) -> bool:
+        s = self.config.train
+        return any(
+            self.step % every == 0
+            for every in (s.report_every, s.sample_every, s.spectral_every, s.checkpoint_every)
+        )
+
+    def train_step(self) -> dict[str, Tensor]:
+        """One G step after ``n_critic`` D steps. Returns detached 0-d tensors (no sync)."""
+        cfg, G, D = self.config, self.G, self.D
+        batch, device = cfg.train.batch_size, self.device
+        z_dim, z_dist = cfg.model.z_dim, cfg.model.z_distribution
+        d_stats: dict[str, Tensor] = {}
+        grad_d = torch.zeros((), device=device)
+        fake = labels = None
+
+        # (1) Update D: minimize the loss's D objective (+ penalties) n_critic times
+        D.requires_grad_(True)
+        for _ in range(self.n_critic):
+            real, labels = self.data.next_batch(batch)
+            real = real.to(device, non_blocking=True)
+            if labels is not None:
+                labels = labels.to(device, non_blocking=True) if self.conditional else None
+            z = sample_z(batch, z_dim, z_dist, generator=self.rng, device=device)
+            # with one D step, the G step reuses this batch of fakes (as pytorch/examples does)
+            with torch.set_grad_enabled(self.n_critic == 1):
+                fake = G(z, labels)
+            self.opt_d.zero_grad(set_to_none=True)
+            stats = self.objective.d_phase(D, real, fake, labels, generator=self.rng)
+            grad_d = grad_d + _grad_norm(D)
+            self.opt_d.step()
+            self.objective.after_d_step(D)
+            for k, v in stats.items():
+                d_stats[k] = d_stats[k] + v if k in d_stats else v
+
+        # (2) Update G: minimize the loss's G objective through the updated D
+        D.requires_grad_(False)
+        if self.n_critic > 1:
+            z = sample_z(batch, z_dim, z_dist, generator=self.rng, device=device)
+            fake = G(z, labels)
+        self.opt_g.zero_grad(set_to_none=True)
+        g_stats = self.objective.g_phase(D, fake, labels)
+        grad_g = _grad_norm(G)
+        self.opt_g.step()
+        if self.G_ema is not None:
+            self._update_ema()
+
+        out = {k: v / self.n_critic for k, v in d_stats.items()}
+        out.update(g_stats)
+        out["grad_norm_d"] = grad_d / self.n_critic
+        out["grad_norm_g"] = grad_g
+        return out
+
+    @torch.no_grad()
+    def _update_ema(self) -> None:
+        decay = self.config.optim.ema_decay
+        ema_params = list(self.G_ema.parameters())
+        torch._foreach_lerp_(ema_params, list(self.G.parameters()), 1.0 - decay)
+        for b_ema, b in zip(self.G_ema.buffers(), self.G.buffers(), strict=True):
+            b_ema.copy_(b)
+
+    # ------------------------------------------------------------------------------------------
+    # reporting
+    # ------------------------------------------------------------------------------------------
+
+    def _restart_clock(self) -> None:
+        self._elapsed = 0.0
+        self._clock = time.perf_counter()
+
+    def _report(self) -> None:
+        """Average the window, add periodic measurements, emit; raise _Diverged on NaN/inf."""
+        window, self._window = self._window, []
+        keys = list(dict.fromkeys(k for stats in window for k in stats))
+        # (steps, keys) on the device -> one transfer to the host
+        table = torch.stack([torch.stack([s[k].float() for k in keys]) for s in window]).cpu()
+        self._elapsed += time.perf_counter() - self._clock
+        first_step = self.step - len(window) + 1
+        for name in ("loss_d", "loss_g"):
+            if name not in keys:
+                continue
+            col = table[:, keys.index(name)]
+            finite = torch.isfinite(col)
+            if not finite.all():
+                at = first_step + int((~finite).nonzero()[0])
+                raise _Diverged(f"{name} became {col[~finite][0].item()} at step {at}")
+        values = dict(zip(keys, table.mean(0).tolist(), strict=True))
+        step_time = self._elapsed / len(window)
+        values["step_time"] = step_time
+        values["images_per_s"] = self.config.train.batch_size * self.n_critic / step_time
+        sched = self.config.train
+        if self.step % sched.spectral_every == 0:
+            values.update(
+                {f"sigma/{name}": float(v) for name, v in self.spectral.measure().items()}
+            )
+        if self.step % sched.sample_every == 0 or self.step == sched.steps:
+            values.update(self._sample())
+        self._emit(Metrics(step=self.step, values=values, steps=len(window)))
+
+    def _sampling_generator(self) -> nn.Module:
+        return self.G_ema if self.G_ema is not None else self.G
+
+    @torch.no_grad()
+    def _sample(self) -> dict[str, float]:
+        """Emit a grid (images) or a 2D view; return the 2D measurements."""
+        G = self._sampling_generator()
+        was_training = G.training
+        G.eval()
+        try:
+            fake = G(self.fixed_z, self.fixed_labels)
+        finally:
+            G.train(was_training)
+        if self.config.is_toy:
+            return self._toy_view(fake)
+        self._emit_grid(fake)
+        return {}
+
+    def _emit_grid(self, fake: Tensor) -> None:
+        from PIL import Image
+        from torchvision.utils import make_grid
+
+        nrow = max(1, int(math.sqrt(len(fake))))
+        grid = make_grid(fake.float().cpu(), nrow=nrow, normalize=True, value_range=(-1, 1))
+        # (C, H, W) float in [0, 1] -> (H, W, C) uint8
+        array = grid.mul(255).add_(0.5).clamp_(0, 255).to(torch.uint8).permute(1, 2, 0).numpy()
+        buf = io.BytesIO()
+        Image.fromarray(array.squeeze(-1) if array.shape[2] == 1 else array).save(buf, "PNG")
+        self._emit(SampleGrid(step=self.step, png=buf.getvalue(), nrow=nrow, count=len(fake)))
+
+    def _toy_view(self, fake: Tensor) -> dict[str, float]:
+        info = self.data.info
+        values: dict[str, float] = {}
+        fake_cpu = fake.float().cpu()
+        if info.mode_centers is not None:
+            cov = mode_coverage(fake_cpu, info.mode_centers, info.sigma)
+            values["modes_captured"] = float(cov.modes_captured)
+            values["hq_fraction"] = cov.hq_fraction
+        values["w1_exact"] = w1_exact(self.toy_real, fake_cpu[:TOY_W1_POINTS])
+
+        # where G's loss pushes each shown fake point: -dL_G/dx
+        shown = fake[:TOY_VIEW_POINTS].detach().float().requires_grad_(True)
+        with torch.enable_grad():
+            loss = self.objective.loss.g_loss(self.D(shown, None)) * len(shown)
+            (grad,) = torch.autograd.grad(loss, shown)
+        xmin, xmax, ymin, ymax = info.extent
+        res = TOY_GRID_RESOLUTION
+        ys, xs = torch.meshgrid(
+            torch.linspace(ymin, ymax, res), torch.linspace(xmin, xmax, res), indexing="ij"
+        )
+        plane = torch.stack([xs.flatten(), ys.flatten()], dim=1).to(self.device)  # (res*res, 2)
+        d_plane = self.D(plane, None).float().cpu()
+        self._emit(
+            Toy2DView(
+                step=self.step,
+                real=self.toy_real[:TOY_VIEW_POINTS].tolist(),
+                fake=shown.detach().cpu().tolist(),
+                grad_field=(-grad).cpu().tolist(),
+                d_grid=d_plane.tolist(),
+                resolution=res,
+                extent=(xmin, xmax, ymin, ymax),
+                mode_centers=info.mode_centers.tolist() if info.mode_centers is not None else None,
+            )
+        )
+        return values
+
+    # ------------------------------------------------------------------------------------------
+    # controls
+    # ------------------------------------------------------------------------------------------
+
+    def _apply_controls(self) -> bool:
+        """Apply pending commands; block while paused. Returns True when asked to stop."""
+        if self.controls is None:
+            return False
+        while True:
+            try:
+                if self.paused:
+                    self._elapsed += time.perf_counter() - self._clock
+                    cmd = self.controls.get(timeout=0.5)
+                    self._clock = time.perf_counter()
+                else:
+                    cmd = self.controls.get_nowait()
+            except queue.Empty:
+                if self.paused:
+                    continue
+                return False
+            if cmd.action == "stop":
+                return True
+            if cmd.action == "pause" and not self.paused:
+                if self._window:
+                    self._report()  # a paused run shows its latest numbers
+                self.paused = True
+                self._emit(StatusChanged(step=self.step, status="paused"))
+            elif cmd.action == "resume" and self.paused:
+                self.paused = False
+                self._emit(StatusChanged(step=self.step, status="running"))
+            elif cmd.action == "step" and self.paused:
+                self._report_next = True
+                return False  # run exactly one step, then stay paused
+            elif cmd.action == "set":
+                self.set_hyperparams(**cmd.values)
+
+    def set_hyperparams(self, **values: float) -> None:
+        """Change lr_g, lr_d and n_critic for the steps that follow."""
+        Command("set", values)  # validates
+        for key, value in values.items():
+            if key == "lr_g":
+                for group in self.opt_g.param_groups:
+                    group["lr"] = float(value)
+            elif key == "lr_d":
+                for group in self.opt_d.param_groups:
+                    group["lr"] = float(value)
+            elif key == "n_critic":
+                self.n_critic = int(value)
+        self._emit(HyperparamsChanged(step=self.step, changes=dict(values)))
+
+    def _emit(self, event: Event) -> None:
+        for sink in self.sinks:
+            sink(event)
