@@ -153,8 +153,6 @@ class Trainer:
         self.controls = controls
         sched = config.train
         self.device = resolve_device(sched.device)
-        if sched.num_threads:
-            torch.set_num_threads(sched.num_threads)
 
         self.data = build_data(config.data, seed=config.seed)
         info = self.data.info
@@ -166,6 +164,9 @@ class Trainer:
         self.G_ema: nn.Module | None = None
         if config.optim.ema_decay:
             self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
+            # the same tensor objects for the whole run (load_state_dict copies in place)
+            self._ema_params = (list(self.G_ema.parameters()), list(self.G.parameters()))
+            self._ema_buffers = list(zip(self.G_ema.buffers(), self.G.buffers(), strict=True))
         self.opt_g = make_optimizer(self.G.parameters(), config.optim.g)
         self.opt_d = make_optimizer(self.D.parameters(), config.optim.d)
         self.objective = GANObjective(config.loss, config.regularization)
@@ -290,6 +291,16 @@ class Trainer:
 
     def fit(self) -> TrainResult:
         """Train until ``train.steps``, a stop command, or divergence."""
+        threads = torch.get_num_threads()
+        if self.config.train.num_threads:
+            torch.set_num_threads(self.config.train.num_threads)
+        try:
+            return self._fit()
+        finally:
+            torch.set_num_threads(threads)  # the process's setting is the caller's
+            self.data.close()
+
+    def _fit(self) -> TrainResult:
         sched = self.config.train
         resumed = self.step > 0
         self._emit(
@@ -320,8 +331,6 @@ class Trainer:
             # no checkpoint: the weights are already NaN; the last good one stays the latest
             self._emit(StatusChanged(step=self.step, status="diverged", message=str(exc)))
             return TrainResult("diverged", self.step, str(exc))
-        finally:
-            self.data.close()
 
     def _finish(self, status: Status, message: str) -> TrainResult:
         if self._window:
@@ -385,10 +394,9 @@ class Trainer:
 
     @torch.no_grad()
     def _update_ema(self) -> None:
-        decay = self.config.optim.ema_decay
-        ema_params = list(self.G_ema.parameters())
-        torch._foreach_lerp_(ema_params, list(self.G.parameters()), 1.0 - decay)
-        for b_ema, b in zip(self.G_ema.buffers(), self.G.buffers(), strict=True):
+        ema_params, params = self._ema_params
+        torch._foreach_lerp_(ema_params, params, 1.0 - self.config.optim.ema_decay)
+        for b_ema, b in self._ema_buffers:
             b_ema.copy_(b)
 
     # ------------------------------------------------------------------------------------------

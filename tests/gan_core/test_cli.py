@@ -81,3 +81,26 @@ def test_console_script_runs_and_lists_presets():
     done = subprocess.run([sys.executable, "-m", "gan_core.cli", "train"],
                           capture_output=True, text=True)
     assert done.returncode == 2 and "one of the arguments --preset --config --resume" in done.stderr
+
+
+def test_ctrl_c_saves_a_checkpoint_and_exits_130(tmp_path):
+    import signal
+    import time
+
+    out = tmp_path / "run"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gan_core.cli", "train", "--preset", "ring8-gan", "--quiet",
+         "--out", str(out), "--set", "train.steps=100000", "--set", "train.report_every=5"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    stats = out / "stats.jsonl"
+    deadline = time.monotonic() + 60
+    while not (stats.exists() and stats.read_text().count("\n") >= 2):
+        assert time.monotonic() < deadline and proc.poll() is None, proc.stderr.read()
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "--resume" in err and "Traceback" not in err
+    step = load_checkpoint(latest_checkpoint(out)).step
+    assert 10 <= step < 100000

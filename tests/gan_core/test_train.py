@@ -27,7 +27,8 @@ def toy_config(**train) -> RunConfig:
         "data": {"name": "ring"},
         "model": {"arch": "mlp", "depth": 2, "width": 32},
         "train": {"steps": 40, "batch_size": 64, "report_every": 5, "sample_every": 20,
-                  "spectral_every": 10, "checkpoint_every": 20, **train},
+                  "spectral_every": 10, "checkpoint_every": 20, "num_threads": 1,
+                  **train},
     })
 
 
@@ -217,3 +218,12 @@ def test_same_seed_same_run_different_seed_different_run():
 
     assert losses(3) == losses(3)
     assert losses(3) != losses(4)
+
+
+def test_thread_budget_applies_during_fit_only():
+    seen = []
+    before = torch.get_num_threads()
+    config = toy_config(steps=5, num_threads=1)
+    Trainer(config, sinks=[lambda e: seen.append(torch.get_num_threads())]).fit()
+    assert set(seen) == {1}
+    assert torch.get_num_threads() == before
