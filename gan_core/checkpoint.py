@@ -104,6 +104,7 @@ def save_checkpoint(
     os.close(fd)
     try:
         save_file(body, tmp, metadata=metadata)
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; a checkpoint is as shareable as the run
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -260,7 +260,11 @@ class OptimConfig(StrictModel):
     d: OptimizerConfig = Field(default_factory=OptimizerConfig, description="D's optimizer.")
     n_critic: int = Field(1, ge=1, le=100, description="D steps per G step.")
     ema_decay: float | None = Field(
-        None, gt=0, lt=1, description="Keep an EMA of G's weights with this decay (e.g. 0.999)."
+        None,
+        gt=0,
+        lt=1,
+        description="Keep an EMA of G's weights with this decay (e.g. 0.999), warmed up as "
+        "min(decay, (1 + step) / (10 + step)). Grids and 2D views show the EMA G.",
     )
 
 

@@ -394,8 +394,11 @@ class Trainer:
 
     @torch.no_grad()
     def _update_ema(self) -> None:
+        # warm-up (as TF's ExponentialMovingAverage with num_updates): without it a 0.999 EMA
+        # still weighs the random initial weights 67% after 400 steps, and early grids are noise
+        decay = min(self.config.optim.ema_decay, (1 + self.step) / (10 + self.step))
         ema_params, params = self._ema_params
-        torch._foreach_lerp_(ema_params, params, 1.0 - self.config.optim.ema_decay)
+        torch._foreach_lerp_(ema_params, params, 1.0 - decay)
         for b_ema, b in self._ema_buffers:
             b_ema.copy_(b)
 
