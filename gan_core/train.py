@@ -23,6 +23,7 @@ import torch
 from torch import Tensor, nn
 
 from gan_core.checkpoint import (
+    Checkpoint,
     latest_checkpoint,
     load_checkpoint,
     optimizer_state_from_flat,
@@ -227,7 +228,7 @@ class Trainer:
         if out_dir is None and source.is_dir():
             out_dir = source
         trainer = cls(config, out_dir=out_dir, sinks=sinks, controls=controls)
-        trainer._load_state(ckpt.tensors, ckpt.meta, ckpt.step)
+        trainer._load_state(ckpt)
         return trainer
 
     def _state(self) -> tuple[dict[str, Tensor], dict[str, Any]]:
@@ -256,11 +257,8 @@ class Trainer:
         }
         return tensors, meta
 
-    def _load_state(self, tensors: dict[str, Tensor], meta: dict[str, Any], step: int) -> None:
-        def section(prefix: str) -> dict[str, Tensor]:
-            start = prefix + "."
-            return {k[len(start):]: v for k, v in tensors.items() if k.startswith(start)}
-
+    def _load_state(self, ckpt: Checkpoint) -> None:
+        section, meta = ckpt.section, ckpt.meta
         self.G.load_state_dict(section("G"))
         self.D.load_state_dict(section("D"))
         if self.G_ema is not None:
@@ -268,13 +266,13 @@ class Trainer:
             self.G_ema.load_state_dict(ema if ema else self.G.state_dict())
         self.opt_g.load_state_dict(optimizer_state_from_flat(section("opt_g"), meta["opt_g"]))
         self.opt_d.load_state_dict(optimizer_state_from_flat(section("opt_d"), meta["opt_d"]))
-        self.rng.set_state(tensors["rng.train"].cpu())
+        self.rng.set_state(ckpt.tensors["rng.train"].cpu())
         self.data.load_state_dict({**meta["data"], **section("data")})
         for name, u in section("spectral").items():
             if name in self.spectral._u:
                 self.spectral._u[name] = u.to(self.device)
         self.n_critic = int(meta.get("n_critic", self.n_critic))
-        self.step = step
+        self.step = ckpt.step
 
     def save_checkpoint(self) -> Path | None:
         if self.out_dir is None:
