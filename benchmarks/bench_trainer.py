@@ -7,9 +7,9 @@ On a shared machine the load changes from one second to the next, so rounds of a
 steps per side do not resolve a 3% difference. The two sides therefore take turns every
 ``report_every`` steps: a sink runs as many reference steps as the trainer has just reported,
 and its time is subtracted from ``fit()``'s. Each round is one ``fit()`` of ``--steps`` steps
-per trainer (the plain one and the preset's, with EMA, in alternating order). Round 0 is a
-warm-up and does not count. It is a report, not a test: it exits 0 whatever the ratio, 1 on an
-error.
+per trainer (the plain one and the preset's, with EMA, in alternating order); the ratio is
+the median over rounds of trainer time / reference time. Round 0 is a warm-up and does not
+count. It is a report, not a test: it exits 0 whatever the ratio, 1 on an error.
 
     python benchmarks/bench_trainer.py            # about 3-5 minutes on 2 CPU cores
     python benchmarks/bench_trainer.py --quick    # a smoke check, under a minute
@@ -167,7 +167,7 @@ def describe(args: argparse.Namespace, device: torch.device, config: RunConfig) 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=250, help="steps per trainer and round")
-    parser.add_argument("--rounds", type=int, default=4)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     parser.add_argument("--quick", action="store_true", help="3 rounds of 20 steps: a smoke check")
@@ -207,15 +207,16 @@ def main(argv: list[str] | None = None) -> int:
                 if isinstance(sink, RunDirSink):
                     sink.close()
 
-    print(f"\n{'side':<12}{'ms/step':>9}{'images/s':>10}{'reference ms/step':>19}   ratio: of the "
-          "totals (min-max of the rounds)")
+    print(f"\n{'side':<12}{'ms/step':>9}{'images/s':>10}{'reference ms/step':>19}   ratio: median "
+          "of the rounds (min-max)")
     batch, ratio = configs["trainer"].train.batch_size, {}
     for name, pairs in times.items():
         pairs = pairs[1:]  # the warm-up round pays for lazy imports and first writes
         own_ms = statistics.median(own for own, _ in pairs) * 1e3 / args.steps
         ref_ms = statistics.median(ref for _, ref in pairs) * 1e3 / args.steps
+        # a median of paired ratios: one round caught by a burst of load cannot carry the result
         per_round = [own / ref for own, ref in pairs]
-        ratio[name] = sum(own for own, _ in pairs) / sum(ref for _, ref in pairs)
+        ratio[name] = statistics.median(per_round)
         print(f"{name:<12}{own_ms:>9.1f}{batch * 1e3 / own_ms:>10.1f}{ref_ms:>19.1f}   "
               f"{ratio[name]:.3f} ({min(per_round):.3f}-{max(per_round):.3f})")
         if max(per_round) - min(per_round) > TARGET - 1:
