@@ -44,7 +44,8 @@ class ProgressBar:
         self.bar.close()
 
 
-def _build_parser() -> argparse.ArgumentParser:
+def build_parser() -> tuple[argparse.ArgumentParser, Any]:
+    """The parser and its subcommands (the server's CLI adds ``serve`` and ``import``)."""
     parser = argparse.ArgumentParser(prog="ganscope", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -66,11 +67,16 @@ def _build_parser() -> argparse.ArgumentParser:
 
     schema = sub.add_parser("schema", help="print the run config's JSON schema")
     schema.add_argument("--indent", type=int, default=2)
-    return parser
+    return parser, sub
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _build_parser().parse_args(argv)
+    parser, _ = build_parser()
+    return dispatch(parser.parse_args(argv))
+
+
+def dispatch(args: argparse.Namespace) -> int:
+    """Run a parsed gan_core command: train, presets or schema."""
     if args.command == "presets":
         return _cmd_presets(args)
     if args.command == "schema":
@@ -138,8 +144,12 @@ def _cmd_train(args: argparse.Namespace) -> int:
                              f"N > {ckpt.step} to train further")
             sink = RunDirSink(run_dir, resume_step=ckpt.step)
             bar = None if args.quiet else ProgressBar(steps, ckpt.step)
-            trainer = Trainer.resume(ckpt_path, out_dir=run_dir, controls=controls, steps=steps,
-                                     sinks=[sink] + ([bar] if bar else []))
+            config = ckpt.config.model_copy(
+                update={"train": ckpt.config.train.model_copy(update={"steps": steps})}
+            )
+            trainer = Trainer.from_checkpoint(ckpt, config=config, out_dir=run_dir,
+                                              controls=controls,
+                                              sinks=[sink] + ([bar] if bar else []))
         else:
             config = _resolve_config(args)
             run_dir = Path(args.out) if args.out else _default_run_dir(config.name)

@@ -358,11 +358,11 @@ class RunConfig(StrictModel):
             raise ConfigError(format_validation_error(exc)) from None
 
 
-def format_validation_error(exc: ValidationError) -> str:
-    """One line per problem: the dotted field path, what is wrong, and the allowed values."""
-    lines = []
+def validation_issues(exc: ValidationError) -> list[tuple[tuple[str | int, ...], str]]:
+    """Each problem as (field path, message that says what is wrong and what is allowed)."""
+    issues = []
     for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"] if not _is_union_tag(p))
+        loc = tuple(p for p in err["loc"] if not _is_union_tag(p))
         msg = err["msg"]
         if err["type"] == "literal_error":
             expected = err.get("ctx", {}).get("expected")
@@ -374,7 +374,16 @@ def format_validation_error(exc: ValidationError) -> str:
             msg = f"got {err.get('ctx', {}).get('tag')!r}; allowed: {expected}"
         elif msg.startswith("Value error, "):
             msg = msg.removeprefix("Value error, ")
-        lines.append(f"{loc}: {msg}" if loc else msg)
+        issues.append((loc, msg))
+    return issues
+
+
+def format_validation_error(exc: ValidationError) -> str:
+    """One line per problem: the dotted field path, what is wrong, and the allowed values."""
+    lines = []
+    for loc, msg in validation_issues(exc):
+        dotted = ".".join(str(p) for p in loc)
+        lines.append(f"{dotted}: {msg}" if dotted else msg)
     return "\n".join(lines)
 
 
@@ -410,11 +419,8 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
 
 
 def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
-    """Apply ``key.sub=value`` strings to a config dict; values are parsed as YAML scalars.
-
-    Setting ``data.name`` or ``model.arch`` replaces that whole section, so the new choice's
-    defaults apply instead of fields that belong to the old one.
-    """
+    """Apply ``key.sub=value`` strings to a config dict; values are parsed as YAML scalars
+    (see :func:`set_dotted`)."""
     import copy
 
     import yaml
@@ -429,16 +435,46 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
             value = yaml.safe_load(raw) if raw.strip() else None
         except yaml.YAMLError:
             value = raw
-        parts = key.split(".")
-        node = out
-        for part in parts[:-1]:
-            child = node.get(part)
-            if child is None:
-                child = node[part] = {}
-            if not isinstance(child, dict):
-                raise ConfigError(f"--set {item!r}: {part!r} is not a section")
-            node = child
-        if parts[-1] in ("name", "arch") and len(parts) == 2 and parts[0] in ("data", "model"):
-            node.clear()
-        node[parts[-1]] = value
+        set_dotted(out, key, value)
+    return out
+
+
+def set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
+    """``data[a][b][c] = value`` for ``key`` 'a.b.c', creating sections on the way.
+
+    Setting ``data.name`` or ``model.arch`` replaces that whole section, so the new choice's
+    defaults apply instead of fields that belong to the old one.
+    """
+    parts = key.split(".")
+    if not all(parts):
+        raise ConfigError(f"{key!r}: not a dotted field path like optim.g.lr")
+    node = data
+    for part in parts[:-1]:
+        child = node.get(part)
+        if child is None:
+            child = node[part] = {}
+        if not isinstance(child, dict):
+            raise ConfigError(f"{key}: {part!r} is not a section")
+        node = child
+    if parts[-1] in ("name", "arch") and len(parts) == 2 and parts[0] in ("data", "model"):
+        node.clear()
+    node[parts[-1]] = value
+
+
+def merge_config(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    """``changes`` over ``base``, section by section (a new ``data.name`` or ``model.arch``
+    starts that section afresh, as :func:`set_dotted` does)."""
+    import copy
+
+    out = copy.deepcopy(base)
+    for key, value in changes.items():
+        current = out.get(key)
+        if isinstance(value, dict) and isinstance(current, dict):
+            tag = {"data": "name", "model": "arch"}.get(key)
+            if tag and tag in value and value[tag] != current.get(tag):
+                out[key] = copy.deepcopy(value)
+            else:
+                out[key] = merge_config(current, value)
+        else:
+            out[key] = copy.deepcopy(value)
     return out

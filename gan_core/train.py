@@ -227,6 +227,28 @@ class Trainer:
             config = config.model_copy(update={"train": schedule})
         if out_dir is None and source.is_dir():
             out_dir = source
+        return cls.from_checkpoint(ckpt, config=config, out_dir=out_dir, sinks=sinks,
+                                   controls=controls)
+
+    @classmethod
+    def from_checkpoint(
+        cls,
+        ckpt: Checkpoint,
+        *,
+        config: RunConfig | None = None,
+        out_dir: str | Path | None = None,
+        sinks: Sequence[Sink] = (),
+        controls: ControlSource | None = None,
+    ) -> Trainer:
+        """A trainer in the state ``ckpt`` holds. ``config`` may change the schedule (more
+        steps, threads, intervals) but not what the weights and the data stream depend on."""
+        config = config or ckpt.config
+        for section in ("data", "model", "loss", "regularization", "seed"):
+            if getattr(config, section) != getattr(ckpt.config, section):
+                raise ValueError(
+                    f"{section}: differs from the checkpoint's; a resumed run keeps its "
+                    f"{section} (start a new run to change it)"
+                )
         trainer = cls(config, out_dir=out_dir, sinks=sinks, controls=controls)
         trainer._load_state(ckpt)
         return trainer

@@ -1,0 +1,103 @@
+"""``create_app(settings)``: the FastAPI app, its routers, and its life cycle.
+
+Start-up: migrate the database, start the hub's writer, start the job manager, and mark runs
+that were training when the server last stopped as ``interrupted``. Shut-down: stop every
+worker with a checkpoint (their runs become ``interrupted``, resumable), then flush the hub.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, RedirectResponse
+
+from server.db import Database, migrate
+from server.deps import AppState
+from server.hub import Hub
+from server.jobs.manager import JobManager, default_gpus
+from server.routes import runs, system, ws
+from server.service import Conflict, Invalid, NotFound, RunService
+from server.settings import Settings
+
+__all__ = ["create_app"]
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None,
+               *, worker_target: Callable[..., None] | None = None) -> FastAPI:
+    """The app for ``settings``; ``worker_target`` replaces the worker entry point (tests and
+    benchmarks that drive the real pipeline with synthetic workers)."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        settings.runs_dir.mkdir(parents=True, exist_ok=True)
+        db = Database(settings.resolved_database_url)
+        await asyncio.to_thread(migrate, db)
+        hub = Hub(db, runs_dir=settings.runs_dir, client_queue=settings.client_queue)
+        hub.start()
+        gpus = default_gpus()
+        slots = settings.resolved_max_jobs(gpus)
+        extra = {"worker_target": worker_target} if worker_target else {}
+        jobs = JobManager(hub.publish, slots=slots, gpus=gpus,
+                          threads_per_job=settings.resolved_cpu_threads(slots), **extra)
+        service = RunService(settings, db, hub, jobs)
+        app.state.ganscope = AppState(settings, db, hub, jobs, service)
+        jobs.start()
+        service.recover()
+        log.info("GANscope serving %s (%d job slots, %d GPUs)", settings.data_dir, slots, gpus)
+        try:
+            yield
+        finally:
+            await asyncio.to_thread(jobs.shutdown)
+            await asyncio.sleep(0.1)  # let the pump's last events reach the hub
+            await asyncio.to_thread(hub.stop)
+            db.dispose()
+
+    app = FastAPI(
+        title="GANscope",
+        description="Train, watch and explore GANs. REST under /api, live streams under /ws.",
+        version=_version(),
+        lifespan=lifespan,
+        max_body_size=settings.max_request_bytes,  # a 413 beyond it
+    )
+    if settings.cors_origins:
+        from fastapi.middleware.cors import CORSMiddleware
+
+        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins,
+                           allow_methods=["*"], allow_headers=["*"])
+
+    @app.exception_handler(Invalid)
+    async def _invalid(request: Request, exc: Invalid) -> JSONResponse:
+        detail = [{"loc": list(loc), "msg": msg, "type": "value_error"} for loc, msg in exc.issues]
+        return JSONResponse({"detail": detail}, status_code=422)
+
+    @app.exception_handler(NotFound)
+    async def _not_found(request: Request, exc: NotFound) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=404)
+
+    @app.exception_handler(Conflict)
+    async def _conflict(request: Request, exc: Conflict) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=409)
+
+    app.include_router(system.router)
+    app.include_router(runs.router)
+    app.include_router(ws.router)
+
+    @app.get("/", include_in_schema=False)
+    def index() -> RedirectResponse:
+        # the dashboard pages arrive with the web UI; until then, the API's own docs
+        return RedirectResponse("/docs")
+
+    return app
+
+
+def _version() -> str:
+    import gan_core
+
+    return gan_core.__version__

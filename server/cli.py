@@ -1,0 +1,104 @@
+"""The ``ganscope`` command: gan_core's commands plus ``serve`` and ``import``.
+
+Exit codes as in gan_core.cli: 0 success, 2 bad settings, arguments or input (the message
+says what to change).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from gan_core import cli as core_cli
+
+EXIT_OK, EXIT_USAGE = 0, 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser, sub = core_cli.build_parser()
+    serve = sub.add_parser("serve", help="start the dashboard server")
+    serve.add_argument("--host", help="address to bind (GANSCOPE_HOST; default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (GANSCOPE_PORT; default 8000)")
+    serve.add_argument("--data-dir", help="data directory (GANSCOPE_DATA_DIR; default "
+                       "~/.ganscope)")
+    serve.add_argument("--max-jobs", type=int, help="runs that train at once")
+    serve.add_argument("--log-level", default="info",
+                       choices=("critical", "error", "warning", "info", "debug"))
+
+    imp = sub.add_parser("import", help="add a run folder (as `ganscope train` writes it) to "
+                         "the server's database")
+    imp.add_argument("folder", help="the run folder (config.json, stats.jsonl, ...)")
+    imp.add_argument("--name", help="a name for the run (default: the config's)")
+    imp.add_argument("--data-dir", help="the server's data directory")
+
+    args = parser.parse_args(argv)
+    if args.command == "serve":
+        return _serve(args)
+    if args.command == "import":
+        return _import(args)
+    return core_cli.dispatch(args)
+
+
+def _settings(args: argparse.Namespace, **fields: object):
+    from pydantic import ValidationError
+
+    from server.settings import Settings
+
+    given = {k: v for k, v in fields.items() if v is not None}
+    try:
+        return Settings(**given)
+    except ValidationError as exc:
+        lines = [f"{'.'.join(map(str, e['loc'])) or 'settings'}: "
+                 f"{e['msg'].removeprefix('Value error, ')}" for e in exc.errors()]
+        print("ganscope: error: " + "\n  ".join(lines), file=sys.stderr)
+        return None
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from server.app import create_app
+
+    settings = _settings(args, host=args.host, port=args.port, data_dir=args.data_dir,
+                         max_jobs=args.max_jobs)
+    if settings is None:
+        return EXIT_USAGE
+    logging.basicConfig(level=args.log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    print(f"GANscope dashboard: http://{settings.host}:{settings.port}/  "
+          f"(data in {settings.data_dir})", file=sys.stderr)
+    try:
+        uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
+                    log_level=args.log_level, ws_max_size=1 << 20)
+    except OSError as exc:  # e.g. the port is taken
+        print(f"ganscope: error: cannot serve on {settings.host}:{settings.port}: {exc}; "
+              "pick another --port", file=sys.stderr)
+        return EXIT_USAGE
+    return EXIT_OK
+
+
+def _import(args: argparse.Namespace) -> int:
+    from server.db import Database, migrate
+    from server.importer import RunImportError, import_run_dir
+
+    settings = _settings(args, data_dir=args.data_dir)
+    if settings is None:
+        return EXIT_USAGE
+    db = Database(settings.resolved_database_url)
+    try:
+        migrate(db)
+        run_id = import_run_dir(db, settings.runs_dir, Path(args.folder), name=args.name)
+    except RunImportError as exc:
+        print(f"ganscope: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    finally:
+        db.dispose()
+    print(f"imported {args.folder} as run {run_id}")
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

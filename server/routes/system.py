@@ -1,0 +1,56 @@
+"""System: health, the config schema, and the registries the web form builds its menus from."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from server.deps import StateDep
+
+router = APIRouter(prefix="/api", tags=["system"])
+
+
+@router.get("/health")
+def health(state: StateDep) -> dict[str, Any]:
+    """Liveness, the database kind, and the job slots in use."""
+    from sqlalchemy import text
+
+    import gan_core
+
+    with state.db.read() as session:
+        session.execute(text("SELECT 1"))
+    jobs = state.jobs
+    return {
+        "status": "ok",
+        "version": gan_core.__version__,
+        "database": state.db.write_engine.dialect.name,
+        "jobs": {"slots": jobs.slots, "running": jobs.running(), "queued": jobs.queued(),
+                 "threads_per_job": jobs.threads_per_job, "gpus": jobs.gpus},
+    }
+
+
+@router.get("/config/schema")
+def config_schema() -> dict[str, Any]:
+    """The JSON schema of a run config (the web form is generated from it)."""
+    from gan_core.config import RunConfig
+
+    return RunConfig.model_json_schema()
+
+
+@router.get("/registry")
+def registry() -> dict[str, Any]:
+    """Data sets, models, losses and presets, with their descriptions."""
+    from gan_core.config import DCGANModel, MLPModel
+    from gan_core.data import DATASETS
+    from gan_core.losses import LOSSES
+    from gan_core.presets import PRESETS, preset_dict
+
+    return {
+        "datasets": DATASETS.describe(),
+        "models": [{"name": "mlp", "description": MLPModel.__doc__ or ""},
+                   {"name": "dcgan", "description": DCGANModel.__doc__ or ""}],
+        "losses": LOSSES.describe(),
+        "presets": [{**entry, "config": preset_dict(entry["name"])}
+                    for entry in PRESETS.describe()],
+    }

@@ -1,0 +1,139 @@
+"""WebSockets: one run's history then its live events; status changes of all runs."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import re
+from typing import Annotated
+
+from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect
+from starlette.concurrency import run_in_threadpool
+
+from server.deps import AppState, websocket_allowed
+from server.history import build_history
+from server.hub import Subscriber
+from server.models import Run
+from server.schemas import RUN_ID_PATTERN, RunPublic
+
+router = APIRouter(tags=["streams"])
+log = logging.getLogger(__name__)
+
+CLOSE_POLICY = 1008  # refused: token or origin
+CLOSE_NOT_FOUND = 4404
+CLOSE_TOO_SLOW = 1013  # "try again later": reconnect with ?after_seq=
+
+
+async def _send_loop(websocket: WebSocket, sub: Subscriber) -> None:
+    while True:
+        await sub.wakeup.wait()
+        sub.wakeup.clear()
+        if sub.overflowed:
+            await websocket.close(CLOSE_TOO_SLOW, "too far behind; reconnect with ?after_seq=")
+            return
+        for frame in sub.take():
+            await websocket.send_text(frame.text)
+            if frame.type == "deleted":
+                await websocket.close(1000, "run deleted")
+                return
+
+
+async def _serve(websocket: WebSocket, sub: Subscriber) -> None:
+    """Send until the client goes away; a concurrent receive notices the disconnect."""
+    sender = asyncio.create_task(_send_loop(websocket, sub))
+    receiver = asyncio.create_task(_receive_until_closed(websocket))
+    try:
+        done, _ = await asyncio.wait({sender, receiver}, return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            exc = task.exception()
+            if exc is not None and not isinstance(exc, WebSocketDisconnect | RuntimeError):
+                raise exc
+    finally:
+        for task in (sender, receiver):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+
+async def _receive_until_closed(websocket: WebSocket) -> None:
+    while True:
+        message = await websocket.receive()
+        if message["type"] == "websocket.disconnect":
+            return
+
+
+@router.websocket("/ws/runs/{run_id}")
+async def run_stream(
+    websocket: WebSocket,
+    run_id: str,
+    after_seq: Annotated[int | None, Query(ge=0)] = None,
+    max_points: Annotated[int | None, Query(ge=10, le=100_000)] = None,
+) -> None:
+    """First ``{"type": "history", ...}`` (decimated), then live events, each with ``seq``.
+
+    Reconnect with ``?after_seq=<the last seq you saw>`` to get exactly what you missed.
+    """
+    state: AppState = websocket.app.state.ganscope
+    refused = websocket_allowed(websocket)
+    if refused:
+        await websocket.close(CLOSE_POLICY, refused)
+        return
+    if not re.fullmatch(RUN_ID_PATTERN, run_id):
+        await websocket.close(CLOSE_NOT_FOUND, "no such run")
+        return
+    await websocket.accept()
+    hub = state.hub
+    sub = hub.subscribe(run_id)  # first subscribe, then read: nothing falls in between
+    try:
+        await hub.wait_flushed(run_id, sub.cut)
+        points = max_points or state.settings.history_points
+
+        def read() -> dict | None:
+            with state.db.read() as session:
+                run = session.get(Run, run_id)
+                if run is None:
+                    return None
+                return build_history(session, run, state.runs.run_dir(run_id),
+                                     after_seq=after_seq, max_points=points)
+
+        history = await run_in_threadpool(read)
+        if history is None:
+            await websocket.close(CLOSE_NOT_FOUND, "no such run")
+            return
+        sub.drop_through(history["seq"])
+        await websocket.send_text(json.dumps(history))
+        await _serve(websocket, sub)
+    except WebSocketDisconnect:
+        pass
+    finally:
+        hub.unsubscribe(sub)
+
+
+@router.websocket("/ws/runs")
+async def runs_stream(websocket: WebSocket) -> None:
+    """``{"type": "runs", ...}`` (the newest 100), then created/deleted/status/progress."""
+    state: AppState = websocket.app.state.ganscope
+    refused = websocket_allowed(websocket)
+    if refused:
+        await websocket.close(CLOSE_POLICY, refused)
+        return
+    await websocket.accept()
+    sub = state.hub.subscribe(None)
+    try:
+        def read() -> list[dict]:
+            from sqlalchemy import select
+
+            with state.db.read() as session:
+                rows = session.execute(select(Run).order_by(Run.created_at.desc()).limit(100))
+                return [RunPublic.from_row(r, with_config=False).model_dump(mode="json")
+                        for r in rows.scalars()]
+
+        runs = await run_in_threadpool(read)
+        await websocket.send_text(json.dumps({"type": "runs", "runs": runs}))
+        await _serve(websocket, sub)
+    except WebSocketDisconnect:
+        pass
+    finally:
+        state.hub.unsubscribe(sub)

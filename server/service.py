@@ -1,0 +1,283 @@
+"""Run operations behind the routes: create, control, resume, delete, recover after a restart.
+
+Status changes made here go through the hub like the workers' own, so they are numbered,
+stored and streamed the same way; each call waits until its change is committed, so a
+client that reads the run right after gets what it just did.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import secrets
+import shutil
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import select, update
+
+from gan_core.checkpoint import CheckpointError, load_checkpoint
+from gan_core.config import ConfigError, RunConfig, merge_config, set_dotted, validation_issues
+from gan_core.presets import PRESETS, preset_dict
+from server.db import Database
+from server.hub import Hub
+from server.jobs.manager import JobManager
+from server.jobs.worker import WorkerSpec
+from server.models import ACTIVE, CheckpointRow, Run
+from server.schemas import ControlRequest, RunCreate
+from server.settings import Settings
+
+__all__ = ["Conflict", "Invalid", "NotFound", "RunService"]
+
+log = logging.getLogger(__name__)
+
+RESUMABLE = ("stopped", "failed", "interrupted", "completed", "diverged")
+
+
+class Invalid(ValueError):
+    """Bad input; ``issues`` are (location, message) pairs for a 422."""
+
+    def __init__(self, issues: list[tuple[tuple[str | int, ...], str]]) -> None:
+        super().__init__("; ".join(f"{'.'.join(map(str, loc))}: {msg}" for loc, msg in issues))
+        self.issues = issues
+
+
+class NotFound(LookupError):
+    pass
+
+
+class Conflict(RuntimeError):
+    """The request does not fit the run's state (409)."""
+
+
+_FIELD_PREFIX = re.compile(r"^([a-z_][a-z0-9_]*(?:\.[a-z0-9_]+)*): (.*)$", re.S)
+
+
+def config_issues(exc: ValidationError, prefix: tuple[str, ...]) -> list[tuple[tuple, str]]:
+    out = []
+    for loc, msg in validation_issues(exc):
+        match = _FIELD_PREFIX.match(msg) if not loc else None
+        if match:  # a cross-field rule names its field at the start of its message
+            loc, msg = tuple(match.group(1).split(".")), match.group(2)
+        out.append(((*prefix, *loc), msg))
+    return out
+
+
+class RunService:
+    def __init__(self, settings: Settings, db: Database, hub: Hub, jobs: JobManager) -> None:
+        self.settings = settings
+        self.db = db
+        self.hub = hub
+        self.jobs = jobs
+        self._lock = asyncio.Lock()  # create/control/delete one at a time: no lost updates
+
+    def run_dir(self, run_id: str) -> Path:
+        return self.settings.runs_dir / run_id
+
+    # -- validation ------------------------------------------------------------------------------
+
+    def build_config(self, body: RunCreate) -> RunConfig:
+        data: dict[str, Any] = {}
+        if body.preset is not None:
+            if body.preset not in PRESETS:
+                raise Invalid([(("body", "preset"), f"unknown preset {body.preset!r}; allowed: "
+                                f"{', '.join(PRESETS.names())}")])
+            data = preset_dict(body.preset)
+            data["name"] = body.preset
+        elif body.config is None:
+            raise Invalid([(("body",), "give a preset, a config, or a run to fork")])
+        if body.config is not None:
+            data = merge_config(data, body.config)
+        for key, value in body.overrides.items():
+            try:
+                set_dotted(data, key, value)
+            except ConfigError as exc:
+                raise Invalid([(("body", "overrides", key), str(exc))]) from None
+        if body.name is not None:
+            data["name"] = body.name
+        if body.steps is not None:
+            set_dotted(data, "train.steps", body.steps)
+        try:
+            config = RunConfig.model_validate(data)
+        except ValidationError as exc:
+            raise Invalid(config_issues(exc, ("body", "config"))) from None
+        self.check_limits(config)
+        return config
+
+    def check_limits(self, config: RunConfig) -> None:
+        s, issues = self.settings, []
+        if config.train.batch_size > s.max_batch_size:
+            issues.append((("body", "config", "train", "batch_size"),
+                           f"at most {s.max_batch_size} on this server"))
+        if config.train.steps > s.max_steps:
+            issues.append((("body", "config", "train", "steps"),
+                           f"at most {s.max_steps} on this server"))
+        size = getattr(config.data, "resolved_size", None)
+        if size is not None and size > s.max_image_size:
+            issues.append((("body", "config", "data", "image_size"),
+                           f"at most {s.max_image_size} on this server"))
+        if issues:
+            raise Invalid(issues)
+
+    # -- operations ------------------------------------------------------------------------------
+
+    async def create(self, body: RunCreate) -> Run:
+        async with self._lock:
+            if len(self.jobs.queued()) >= self.settings.max_queued_runs:
+                raise Conflict(f"{self.settings.max_queued_runs} runs are waiting already; "
+                               "wait for them or stop some")
+            parent_id = parent_step = resume_from = None
+            if body.fork is not None:
+                if body.preset or body.config or body.overrides:
+                    raise Invalid([(("body", "fork"), "a fork continues a checkpoint as it is: "
+                                    "give only name and steps with it")])
+                config, resume_from, parent_step = self._fork_source(body)
+                parent_id = body.fork.run_id
+            else:
+                config = self.build_config(body)
+            run_id = secrets.token_hex(6)
+            run = Run(
+                id=run_id, name=config.name or run_id, config=config.model_dump(mode="json"),
+                preset=body.preset, status="queued", step=parent_step or 0,
+                total_steps=config.train.steps, data_name=config.data.name,
+                loss_name=config.loss.name, last_metrics={}, seq=0, rewound_seq=0,
+                parent_id=parent_id, parent_step=parent_step,
+            )
+            self.run_dir(run_id).mkdir(parents=True)
+            with self.db.write() as session:
+                session.add(run)
+            self.hub.add_run(run_id)
+            self.hub.notify_list({"type": "created", "id": run_id})
+            if resume_from is not None:
+                # the fork starts from a copy: the parent's files stay the parent's
+                target = self.run_dir(run_id) / "checkpoints" / Path(resume_from).name
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(resume_from, target)
+                resume_from = str(target)
+            self.jobs.submit(WorkerSpec(run_id, str(self.run_dir(run_id)), config.to_json(),
+                                        resume_from=resume_from))
+            return run
+
+    def _fork_source(self, body: RunCreate) -> tuple[RunConfig, str, int]:
+        assert body.fork is not None
+        with self.db.read() as session:
+            parent = session.get(Run, body.fork.run_id)
+            if parent is None:
+                raise Invalid([(("body", "fork", "run_id"), "no such run")])
+            query = select(CheckpointRow).where(CheckpointRow.run_id == parent.id)
+            if body.fork.step is not None:
+                query = query.where(CheckpointRow.step == body.fork.step)
+            row = session.execute(query.order_by(CheckpointRow.step.desc())).scalars().first()
+        if row is None:
+            raise Invalid([(("body", "fork"), "that run has no such checkpoint")])
+        path = self.run_dir(parent.id) / row.file
+        try:
+            ckpt = load_checkpoint(path)
+        except CheckpointError as exc:
+            raise Invalid([(("body", "fork"), str(exc))]) from None
+        steps = body.steps if body.steps is not None else ckpt.config.train.steps
+        if steps <= ckpt.step:
+            raise Invalid([(("body", "steps"), f"the checkpoint is at step {ckpt.step}; give "
+                            f"steps > {ckpt.step}")])
+        data = ckpt.config.model_dump(mode="json")
+        data["train"]["steps"] = steps
+        if body.name:
+            data["name"] = body.name
+        config = RunConfig.model_validate(data)
+        self.check_limits(config)
+        return config, str(path), ckpt.step
+
+    async def control(self, run_id: str, req: ControlRequest) -> None:
+        from gan_core.train import Command
+
+        async with self._lock:
+            run = self.get(run_id)
+            if req.action == "resume" and run.status in RESUMABLE:
+                await self._resume(run, req.steps)
+                return
+            if req.action == "stop" and run.status == "queued" and self.jobs.cancel_queued(run_id):
+                await self._set_status(run_id, "stopped", "stopped before it started")
+                return
+            if not self.jobs.is_running(run_id):
+                raise Conflict(f"the run is {run.status}; {req.action!r} needs a running run"
+                               + (" (use 'resume' to continue it)" if run.status in RESUMABLE
+                                  else ""))
+            try:
+                command = Command(req.action, dict(req.values))
+            except ValueError as exc:
+                raise Invalid([(("body", "values"), str(exc))]) from None
+            if req.action == "step" and run.status != "paused":
+                raise Conflict("'step' runs one step of a paused run; pause it first")
+            self.jobs.send(run_id, command)
+
+    async def _resume(self, run: Run, steps: int | None) -> None:
+        from gan_core.checkpoint import latest_checkpoint
+
+        path = latest_checkpoint(self.run_dir(run.id))
+        if path is None:
+            raise Conflict("the run has no checkpoint to resume from; start a new run")
+        ckpt = load_checkpoint(path)
+        total = steps if steps is not None else max(run.total_steps, ckpt.config.train.steps)
+        if total <= ckpt.step:
+            raise Invalid([(("body", "steps"), f"the run's checkpoint is at step {ckpt.step}; "
+                            f"give steps > {ckpt.step} to train further")])
+        data = ckpt.config.model_dump(mode="json")
+        data["train"]["steps"] = total
+        config = RunConfig.model_validate(data)
+        self.check_limits(config)
+        with self.db.write() as session:
+            session.execute(update(Run).where(Run.id == run.id).values(total_steps=total))
+        await self._set_status(run.id, "queued", f"resuming from step {ckpt.step}")
+        self.jobs.submit(WorkerSpec(run.id, str(self.run_dir(run.id)), config.to_json(),
+                                    resume_from=str(path)))
+
+    async def delete(self, run_id: str) -> None:
+        async with self._lock:
+            self.get(run_id)
+            await asyncio.to_thread(self.jobs.kill, run_id)
+            self.hub.forget(run_id)
+            with self.db.write() as session:
+                run = session.get(Run, run_id)
+                if run is not None:
+                    session.execute(update(Run).where(Run.parent_id == run_id)
+                                    .values(parent_id=None))
+                    session.delete(run)
+            await asyncio.to_thread(shutil.rmtree, self.run_dir(run_id), True)
+
+    def get(self, run_id: str) -> Run:
+        with self.db.read() as session:
+            run = session.get(Run, run_id)
+        if run is None:
+            raise NotFound(f"no run {run_id}")
+        return run
+
+    async def _set_status(self, run_id: str, status: str, message: str) -> None:
+        seq = self.hub.dispatch_message(run_id, {"type": "status", "step": -1, "status": status,
+                                                 "message": message})
+        await self.hub.wait_flushed(run_id, seq)
+
+    # -- start-up --------------------------------------------------------------------------------
+
+    def recover(self) -> None:
+        """After a restart: runs that were training are ``interrupted``; queued ones queue."""
+        with self.db.read() as session:
+            rows = session.execute(
+                select(Run.id, Run.status, Run.config).where(Run.status.in_(ACTIVE))
+                .order_by(Run.created_at)
+            ).all()
+        from gan_core.checkpoint import latest_checkpoint
+
+        for run_id, status, config in rows:
+            if status == "queued":
+                path = latest_checkpoint(self.run_dir(run_id))
+                self.jobs.submit(WorkerSpec(run_id, str(self.run_dir(run_id)),
+                                            RunConfig.model_validate(config).to_json(),
+                                            resume_from=str(path) if path else None))
+            else:
+                self.hub.dispatch_message(run_id, {
+                    "type": "status", "step": -1, "status": "interrupted",
+                    "message": "the server stopped while this run was "
+                               f"{status}; resume it to continue",
+                })
