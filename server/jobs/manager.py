@@ -110,6 +110,12 @@ class JobManager:
         with self._lock:
             return list(self._jobs)
 
+    def workers(self) -> list[dict[str, Any]]:
+        """The live worker processes: run id, pid, GPU."""
+        with self._lock:
+            return [{"run_id": run_id, "pid": job.process.pid, "gpu": job.gpu}
+                    for run_id, job in self._jobs.items()]
+
     def cancel_queued(self, run_id: str) -> bool:
         with self._lock:
             for spec in list(self._queue):

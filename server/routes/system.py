@@ -25,7 +25,7 @@ def health(state: StateDep) -> dict[str, Any]:
         "status": "ok",
         "version": gan_core.__version__,
         "database": state.db.write_engine.dialect.name,
-        "jobs": {"slots": jobs.slots, "running": jobs.running(), "queued": jobs.queued(),
+        "jobs": {"slots": jobs.slots, "workers": jobs.workers(), "queued": jobs.queued(),
                  "threads_per_job": jobs.threads_per_job, "gpus": jobs.gpus},
     }
 

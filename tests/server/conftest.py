@@ -1,0 +1,185 @@
+"""A real server for integration tests: `ganscope serve` in a subprocess on a free port,
+spawned workers, real HTTP and WebSocket clients."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from websockets.sync.client import ClientConnection, connect
+
+# a ring-of-8 run that finishes in a few seconds and reports often
+TINY: dict[str, Any] = {
+    "preset": "ring8-gan",
+    "overrides": {
+        "model.width": 32,
+        "model.depth": 2,
+        "train.steps": 300,
+        "train.report_every": 10,
+        "train.sample_every": 100,
+        "train.spectral_every": 100,
+        "train.checkpoint_every": 100,
+        "train.num_threads": 1,
+    },
+}
+
+
+def tiny(**overrides: Any) -> dict[str, Any]:
+    return {"preset": TINY["preset"], "overrides": {**TINY["overrides"], **overrides}}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Server:
+    """``ganscope serve`` as a child process."""
+
+    def __init__(self, data_dir: Path, **env: str) -> None:
+        self.data_dir = data_dir
+        self.env = env
+        self.port = free_port()
+        self.proc: subprocess.Popen | None = None
+        self.log = data_dir / "server.log"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 60) -> Server:
+        env = {**os.environ, "GANSCOPE_MAX_JOBS": "2", "GANSCOPE_CPU_THREADS": "1",
+               **self.env}
+        env.pop("CUDA_VISIBLE_DEVICES", None)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "server.cli", "serve", "--port", str(self.port),
+             "--data-dir", str(self.data_dir), "--log-level", "warning"],
+            env=env, stdout=self.log.open("ab"), stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited: {self.log.read_text()[-3000:]}")
+            try:
+                if httpx.get(self.url + "/api/health", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"server did not start: {self.log.read_text()[-3000:]}")
+
+    def worker_pids(self) -> dict[str, int]:
+        health = httpx.get(self.url + "/api/health", timeout=10).json()
+        return {w["run_id"]: w["pid"] for w in health["jobs"]["workers"]}
+
+    def stop(self, timeout: float = 60) -> int | None:
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else None
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return self.proc.wait()
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.kill()
+        self.proc.wait()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    srv = Server(tmp_path_factory.mktemp("ganscope")).start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture()
+def api(server: Server) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        yield client
+
+
+def create_run(api: httpx.Client, body: dict[str, Any] | None = None) -> str:
+    r = api.post("/api/runs", json=body or TINY)
+    assert r.status_code == 201, r.text
+    return r.json()["id"]
+
+
+def wait_status(api: httpx.Client, run_id: str, *statuses: str, timeout: float = 90) -> dict:
+    deadline = time.monotonic() + timeout
+    run: dict = {}
+    while time.monotonic() < deadline:
+        run = api.get(f"/api/runs/{run_id}").json()
+        if run["status"] in statuses:
+            return run
+        time.sleep(0.1)
+    raise AssertionError(f"run {run_id} is {run.get('status')}, not {statuses}: {run}")
+
+
+def wait_step(api: httpx.Client, run_id: str, step: int, timeout: float = 60) -> dict:
+    deadline = time.monotonic() + timeout
+    run: dict = {}
+    while time.monotonic() < deadline:
+        run = api.get(f"/api/runs/{run_id}").json()
+        if run["step"] >= step:
+            return run
+        time.sleep(0.05)
+    raise AssertionError(f"run {run_id} stayed at step {run.get('step')} < {step}")
+
+
+class Stream:
+    """A WebSocket client that keeps every message it receives."""
+
+    def __init__(self, server: Server, path: str, **params: Any) -> None:
+        query = "&".join(f"{k}={v}" for k, v in params.items())
+        self.ws: ClientConnection = connect(f"{server.ws_url}{path}" + (f"?{query}" if query
+                                                                         else ""),
+                                            open_timeout=10, max_size=1 << 24)
+        self.messages: list[dict[str, Any]] = []
+
+    def recv(self, timeout: float = 30) -> dict[str, Any]:
+        message = json.loads(self.ws.recv(timeout))
+        self.messages.append(message)
+        return message
+
+    def until(self, predicate: Any, timeout: float = 60) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(f"no matching message in {timeout} s; last: "
+                                     f"{self.messages[-3:]}")
+            message = self.recv(left)
+            if predicate(message):
+                return message
+
+    def close(self) -> None:
+        self.ws.close()
+
+    def __enter__(self) -> Stream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def is_status(*statuses: str) -> Any:
+    return lambda m: m.get("type") == "status" and m.get("status") in statuses
