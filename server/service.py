@@ -200,7 +200,8 @@ class RunService:
             if req.action == "stop" and run.status == "queued" and self.jobs.cancel_queued(run_id):
                 await self._set_status(run_id, "stopped", "stopped before it started")
                 return
-            if not self.jobs.is_running(run_id):
+            live = run.status in ("starting", "running", "paused")
+            if not live or not self.jobs.is_running(run_id):
                 raise Conflict(f"the run is {run.status}; {req.action!r} needs a running run"
                                + (" (use 'resume' to continue it)" if run.status in RESUMABLE
                                   else ""))

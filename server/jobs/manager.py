@@ -167,8 +167,13 @@ class JobManager:
 
     def _schedule(self) -> None:
         with self._lock:
-            while self._queue and len(self._jobs) < self.slots and not self._closing:
-                self._start(self._queue.popleft())
+            while len(self._jobs) < self.slots and not self._closing:
+                # a run whose previous worker is still exiting waits for it
+                spec = next((s for s in self._queue if s.run_id not in self._jobs), None)
+                if spec is None:
+                    return
+                self._queue.remove(spec)
+                self._start(spec)
 
     def _start(self, spec: WorkerSpec) -> None:
         gpu = self._free_gpus.pop(0) if self._free_gpus else None

@@ -150,9 +150,9 @@ class Stream:
 
     def __init__(self, server: Server, path: str, **params: Any) -> None:
         query = "&".join(f"{k}={v}" for k, v in params.items())
-        self.ws: ClientConnection = connect(f"{server.ws_url}{path}" + (f"?{query}" if query
-                                                                         else ""),
-                                            open_timeout=10, max_size=1 << 24)
+        url = f"{server.ws_url}{path}" + (f"?{query}" if query else "")
+        self._connection = connect(url, open_timeout=10, max_size=1 << 24)
+        self.ws: ClientConnection = self._connection.__enter__()
         self.messages: list[dict[str, Any]] = []
 
     def recv(self, timeout: float = 30) -> dict[str, Any]:
@@ -172,7 +172,7 @@ class Stream:
                 return message
 
     def close(self) -> None:
-        self.ws.close()
+        self._connection.__exit__(None, None, None)
 
     def __enter__(self) -> Stream:
         return self
