@@ -1,0 +1,93 @@
+"""The hub's pieces on their own: slow-client queues, decimation, message conversion."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from gan_core.events import Metrics, SampleGrid, StatusChanged
+from server.history import decimate
+from server.hub import Frame, Subscriber, event_to_message
+
+
+def frame(kind: str, seq: int) -> Frame:
+    return Frame(kind, seq, json.dumps({"type": kind, "seq": seq}))
+
+
+def test_a_full_queue_drops_old_metrics_and_says_so() -> None:
+    sub = Subscriber("r", limit=8)
+    for seq in range(1, 101):
+        sub.push(frame("metrics", seq))
+    sent = sub.take()
+    assert sent[0].type == "gap"
+    gap = json.loads(sent[0].text)
+    assert gap["frames"] == 92 and gap["from_seq"] == 1 and gap["to_seq"] == 92
+    assert [f.seq for f in sent[1:]] == list(range(93, 101))  # the newest survive
+
+
+def test_status_frames_are_never_dropped() -> None:
+    sub = Subscriber("r", limit=4)
+    for seq in range(1, 200):
+        sub.push(frame("status" if seq % 10 == 0 else "metrics", seq))
+    kept = [f.seq for f in sub.take() if f.type == "status"]
+    assert kept == list(range(10, 200, 10))
+
+
+def test_a_newer_grid_replaces_a_waiting_one() -> None:
+    sub = Subscriber("r", limit=4)
+    sub.push(frame("sample", 1))
+    sub.push(frame("metrics", 2))
+    sub.push(frame("sample", 3))
+    assert [(f.type, f.seq) for f in sub.take()] == [("metrics", 2), ("sample", 3)]
+
+
+def test_a_hopeless_client_is_flagged_for_disconnect() -> None:
+    sub = Subscriber("r", limit=4)
+    for seq in range(1, 17):
+        sub.push(frame("status", seq))
+    assert not sub.overflowed
+    sub.push(frame("status", 17))
+    assert sub.overflowed
+
+
+def test_frames_already_in_the_history_are_not_sent_again() -> None:
+    sub = Subscriber("r", limit=100)
+    for seq in range(1, 11):
+        sub.push(frame("metrics", seq))
+    sub.drop_through(6)
+    assert [f.seq for f in sub.take()] == [7, 8, 9, 10]
+
+
+def test_decimate_keeps_ends_and_extremes() -> None:
+    steps = list(range(1, 10_001))
+    values = [math.sin(s / 50) for s in steps]
+    values[4321] = 99.0  # a spike
+    values[777] = -99.0
+    kept_steps, kept = decimate(steps, values, 200)
+    assert len(kept) <= 200
+    assert kept_steps[0] == 1 and kept_steps[-1] == 10_000
+    assert 99.0 in kept and -99.0 in kept
+    assert kept_steps == sorted(kept_steps)
+
+
+def test_decimate_leaves_short_series_alone_and_skips_missing_values() -> None:
+    assert decimate([1, 2, 3], [1.0, None, 3.0], 100) == ([1, 3], [1.0, 3.0])
+
+
+@pytest.mark.parametrize("n,limit", [(5, 4), (100, 4), (101, 10), (1000, 7)])
+def test_decimate_never_exceeds_its_limit(n: int, limit: int) -> None:
+    steps, values = decimate(list(range(n)), [float(i % 7) for i in range(n)], limit)
+    assert len(values) <= limit and steps[0] == 0 and steps[-1] == n - 1
+
+
+def test_messages_are_json_ready() -> None:
+    m = event_to_message("abc", Metrics(step=5, values={"loss": float("nan"), "x": 1.0}))
+    assert m == {"type": "metrics", "step": 5, "values": {"loss": None, "x": 1.0}, "steps": 1}
+    grid = event_to_message("abc", SampleGrid(step=7, png=b"", nrow=8, count=64))
+    assert grid["url"] == "/api/runs/abc/samples/7.png"
+    status = event_to_message("abc", StatusChanged(step=3, status="failed", message="boom",
+                                                   extra={"exit_code": -9}))
+    assert status["extra"] == {"exit_code": -9}
+    json.dumps([m, grid, status])
