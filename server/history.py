@@ -71,23 +71,28 @@ def build_history(session: Any, run: Run, run_dir: Path, *, after_seq: int | Non
     """
     reset = after_seq is None or run.rewound_seq > after_seq
     since = 0 if reset else after_seq
+    upto = run.seq  # rows committed after the run row was read belong to the live stream
     rid = run.id
 
     rows = session.execute(
         select(MetricPoint.step, MetricPoint.values)
-        .where(MetricPoint.run_id == rid, MetricPoint.seq > since)
+        .where(MetricPoint.run_id == rid, MetricPoint.seq > since,
+               MetricPoint.seq <= upto)
         .order_by(MetricPoint.step, MetricPoint.seq)
     ).all()
     samples = session.execute(
-        select(SampleRow).where(SampleRow.run_id == rid, SampleRow.seq > since)
+        select(SampleRow).where(SampleRow.run_id == rid, SampleRow.seq > since,
+               SampleRow.seq <= upto)
         .order_by(SampleRow.step)
     ).scalars().all()
     checkpoints = session.execute(
-        select(CheckpointRow).where(CheckpointRow.run_id == rid, CheckpointRow.seq > since)
+        select(CheckpointRow).where(CheckpointRow.run_id == rid, CheckpointRow.seq > since,
+               CheckpointRow.seq <= upto)
         .order_by(CheckpointRow.step)
     ).scalars().all()
     events = session.execute(
-        select(RunEvent).where(RunEvent.run_id == rid, RunEvent.seq > since)
+        select(RunEvent).where(RunEvent.run_id == rid, RunEvent.seq > since,
+               RunEvent.seq <= upto)
         .order_by(RunEvent.seq)
     ).scalars().all()
 
