@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/ganscope train --preset ring8-gan
+	$(BIN)/ganscope serve
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
