@@ -188,13 +188,16 @@ def test_server_killed_mid_run_then_restarted(own_server) -> None:
     first = own_server()
     with httpx.Client(base_url=first.url, timeout=30) as api:
         run_id = create_run(api, tiny(**LONG))
+        blocker = create_run(api, tiny(**LONG))  # both slots busy: the next run waits
         queued = create_run(api, tiny(**{"train.steps": 30}))
         wait_step(api, run_id, 120)
-        worker = first.worker_pids()[run_id]
+        assert api.get(f"/api/runs/{queued}").json()["status"] == "queued"
+        workers = first.worker_pids()
+        worker = workers[run_id]
     first.kill()  # SIGKILL: no shutdown code runs
     # the orphaned worker notices the broken channel, checkpoints and exits
     deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and _alive(worker):
+    while time.monotonic() < deadline and any(_alive(pid) for pid in workers.values()):
         time.sleep(0.2)
     assert not _alive(worker), "the orphaned worker did not stop"
 
@@ -202,6 +205,7 @@ def test_server_killed_mid_run_then_restarted(own_server) -> None:
     with httpx.Client(base_url=second.url, timeout=30) as api:
         run = api.get(f"/api/runs/{run_id}").json()
         assert run["status"] == "interrupted" and "resume" in run["error"]
+        assert api.get(f"/api/runs/{blocker}").json()["status"] == "interrupted"
         assert wait_status(api, queued, "completed", "failed")["status"] == "completed"
         r = control(api, run_id, "resume", steps=run["step"] + 100)
         assert r.status_code == 202, r.text
