@@ -16,6 +16,17 @@ from gan_core import cli as core_cli
 
 EXIT_OK, EXIT_USAGE = 0, 2
 
+# uvicorn options of `ganscope serve` (benchmarks run the server with the same ones)
+UVICORN_OPTIONS = {
+    "ws_max_size": 1 << 20,
+    # per-client compression costs server CPU for every frame and every watcher, on the
+    # machine that trains; frames are small or already compact, so send them as they are
+    "ws_per_message_deflate": False,
+    # longer than browsers' and HTTP clients' idle pools keep connections: with uvicorn's
+    # default 5 s, a busy server closed pooled connections just as requests went out on them
+    "timeout_keep_alive": 75,
+}
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser, sub = core_cli.build_parser()
@@ -72,7 +83,7 @@ def _serve(args: argparse.Namespace) -> int:
           f"(data in {settings.data_dir})", file=sys.stderr)
     try:
         uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
-                    log_level=args.log_level, ws_max_size=1 << 20)
+                    log_level=args.log_level, **UVICORN_OPTIONS)
     except OSError as exc:  # e.g. the port is taken
         print(f"ganscope: error: cannot serve on {settings.host}:{settings.port}: {exc}; "
               "pick another --port", file=sys.stderr)

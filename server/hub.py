@@ -50,6 +50,14 @@ def _finite(value: Any) -> Any:
     return value
 
 
+def _rounded(values: Any) -> Any:
+    """Plot data to 5 significant digits: the JSON of a 2D view shrinks by more than half,
+    and every watcher of a run receives it."""
+    if isinstance(values, float):
+        return float(f"{values:.5g}") if math.isfinite(values) else None
+    return [_rounded(v) for v in values]
+
+
 def event_to_message(run_id: str, event: Any) -> dict[str, Any]:
     """A gan_core event as the JSON message the API sends (without ``seq``)."""
     kind = event.kind
@@ -63,6 +71,9 @@ def event_to_message(run_id: str, event: Any) -> dict[str, Any]:
     if kind == "toy2d_view":
         data = event.to_dict()
         del data["kind"], data["step"]
+        for key in ("real", "fake", "grad_field", "d_grid", "mode_centers"):
+            if data.get(key) is not None:
+                data[key] = _rounded(data[key])
         return {"type": "view", "step": event.step, "url": f"{base}/views/{event.step}",
                 "data": data}
     if kind == "checkpoint":
@@ -284,7 +295,11 @@ class Hub:
         if sub.run_id is None:
             self.list_subscribers.discard(sub)
         else:
-            self.subscribers.get(sub.run_id, set()).discard(sub)
+            subs = self.subscribers.get(sub.run_id)
+            if subs is not None:
+                subs.discard(sub)
+                if not subs:
+                    del self.subscribers[sub.run_id]
 
     async def wait_flushed(self, run_id: str, seq: int, timeout: float = 10.0) -> None:
         """Until the writer has committed ``run_id``'s events up to ``seq``."""

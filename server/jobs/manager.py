@@ -186,7 +186,7 @@ class JobManager:
             name=f"ganscope-run-{spec.run_id}",
             daemon=False,
         )
-        self.publish(spec.run_id, [_status("starting", 0, "")])
+        self.publish(spec.run_id, [_status("starting", -1, "")])  # at the run's step
         process.start()
         sender.close()  # the child holds the write end; EOF reaches us when it exits
         self._jobs[spec.run_id] = Job(spec, process, receiver, controls, gpu)

@@ -91,3 +91,14 @@ def test_messages_are_json_ready() -> None:
                                                    extra={"exit_code": -9}))
     assert status["extra"] == {"exit_code": -9}
     json.dumps([m, grid, status])
+
+
+def test_view_messages_carry_rounded_plot_data() -> None:
+    from gan_core.events import Toy2DView
+
+    view = Toy2DView(step=1, real=[[0.123456789, 1.0]], fake=[[2.0000001, float("inf")]],
+                     grad_field=[[1e-12, -3.14159265]], d_grid=[0.5] * 4, resolution=2,
+                     extent=(-1.0, 1.0, -1.0, 1.0))
+    data = event_to_message("abc", view)["data"]
+    assert data["real"] == [[0.12346, 1.0]] and data["fake"] == [[2.0, None]]
+    assert data["grad_field"] == [[1e-12, -3.1416]] and data["mode_centers"] is None
