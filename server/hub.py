@@ -176,10 +176,6 @@ class Hub:
 
     def start(self) -> None:
         self.loop = asyncio.get_running_loop()
-        with self.db.read() as session:
-            for run_id, seq, step in session.execute(select(Run.id, Run.seq, Run.step)):
-                self.seq[run_id] = self.flushed[run_id] = seq
-                self.step[run_id] = step
         self._writer.start()
 
     def stop(self) -> None:
@@ -193,12 +189,6 @@ class Hub:
         """From any thread: dispatch ``events`` on the event loop."""
         assert self.loop is not None, "Hub.start() first"
         self.loop.call_soon_threadsafe(self.dispatch, run_id, events)
-
-    def add_run(self, run_id: str) -> None:
-        self.seq.setdefault(run_id, 0)
-        self.flushed.setdefault(run_id, 0)
-        self.step.setdefault(run_id, 0)
-        self.deleted.discard(run_id)
 
     def dispatch(self, run_id: str, events: Iterable[Any]) -> int:
         """On the loop: number, persist and fan out ``events``; return the last seq."""
@@ -261,12 +251,10 @@ class Hub:
                        "loss_d": values.get("loss_d"), "loss_g": values.get("loss_g")}
         else:
             return
-        frame = Frame(summary["type"], 0, json.dumps(summary))
-        for sub in list(self.list_subscribers):
-            sub.push(frame)
+        self.notify_list(summary)
 
     def notify_list(self, summary: dict[str, Any]) -> None:
-        """Tell runs-list clients about a created or deleted run."""
+        """Tell runs-list clients about a run: created, deleted, status, progress."""
         frame = Frame(summary["type"], 0, json.dumps(summary))
         for sub in list(self.list_subscribers):
             sub.push(frame)

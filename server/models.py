@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Index, Integer, String, Text
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = ["Base", "CheckpointRow", "MetricPoint", "Run", "RunEvent", "SampleRow"]
 
@@ -53,65 +53,52 @@ class Run(Base):
     # seq of the last rewind (a resume from a checkpoint drops rows after its step)
     rewound_seq: Mapped[int] = mapped_column(BigInteger, default=0)
 
-    metric_points: Mapped[list[MetricPoint]] = relationship(
-        back_populates="run", cascade="all, delete-orphan", passive_deletes=True
-    )
+
+class RunChild:
+    """The columns every per-run row has; rows go with their run (ON DELETE CASCADE)."""
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(BigInteger)
+    step: Mapped[int]
 
 
-class MetricPoint(Base):
+class MetricPoint(RunChild, Base):
     """One report window of a run: the window's mean of every scalar, at its last step."""
 
     __tablename__ = "metric_points"
     __table_args__ = (Index("ix_metric_points_run_step", "run_id", "step"),)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
-    seq: Mapped[int] = mapped_column(BigInteger)
-    step: Mapped[int]
     values: Mapped[dict[str, Any]]
 
-    run: Mapped[Run] = relationship(back_populates="metric_points")
 
-
-class SampleRow(Base):
+class SampleRow(RunChild, Base):
     """A sample grid (PNG) or a 2D view (JSON) in the run's folder."""
 
     __tablename__ = "sample_grids"
     __table_args__ = (Index("ix_sample_grids_run_step", "run_id", "step"),)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
-    seq: Mapped[int] = mapped_column(BigInteger)
-    step: Mapped[int]
     kind: Mapped[str] = mapped_column(String(10))  # grid | view
     file: Mapped[str] = mapped_column(String(200))  # relative to the run folder
     nrow: Mapped[int | None]
     count: Mapped[int | None]
 
 
-class CheckpointRow(Base):
+class CheckpointRow(RunChild, Base):
     __tablename__ = "checkpoints"
     __table_args__ = (Index("ix_checkpoints_run_step", "run_id", "step"),)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
-    seq: Mapped[int] = mapped_column(BigInteger)
-    step: Mapped[int]
     file: Mapped[str] = mapped_column(String(200))
     size_bytes: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class RunEvent(Base):
+class RunEvent(RunChild, Base):
     """Status changes and live hyper-parameter changes (markers on the charts)."""
 
     __tablename__ = "run_events"
     __table_args__ = (Index("ix_run_events_run_seq", "run_id", "seq"),)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
-    seq: Mapped[int] = mapped_column(BigInteger)
-    step: Mapped[int]
     kind: Mapped[str] = mapped_column(String(20))  # status | hyperparams
     data: Mapped[dict[str, Any]]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

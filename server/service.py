@@ -148,7 +148,6 @@ class RunService:
             self.run_dir(run_id).mkdir(parents=True)
             with self.db.write() as session:
                 session.add(run)
-            self.hub.add_run(run_id)
             self.hub.notify_list({"type": "created", "id": run_id})
             if resume_from is not None:
                 # the fork starts from a copy: the parent's files stay the parent's

@@ -102,10 +102,6 @@ class JobManager:
         with self._lock:
             return run_id in self._jobs
 
-    def is_known(self, run_id: str) -> bool:
-        with self._lock:
-            return run_id in self._jobs or any(s.run_id == run_id for s in self._queue)
-
     def running(self) -> list[str]:
         with self._lock:
             return list(self._jobs)
