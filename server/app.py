@@ -13,13 +13,14 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 
 from server.db import Database, migrate
 from server.deps import AppState
 from server.hub import Hub
 from server.jobs.manager import JobManager, default_gpus
-from server.routes import runs, system, ws
+from server.routes import pages, runs, system, ws
 from server.service import Conflict, Invalid, NotFound, RunService
 from server.settings import Settings
 
@@ -88,12 +89,8 @@ def create_app(settings: Settings | None = None,
     app.include_router(system.router)
     app.include_router(runs.router)
     app.include_router(ws.router)
-
-    @app.get("/", include_in_schema=False)
-    def index() -> RedirectResponse:
-        # the dashboard pages arrive with the web UI; until then, the API's own docs
-        return RedirectResponse("/docs")
-
+    app.include_router(pages.router)  # before /static: plotly.js lives in the plotly package
+    app.mount("/static", StaticFiles(directory=pages.STATIC_DIR), name="static")
     return app
 
 

@@ -1,0 +1,195 @@
+// The one way pages talk to the server: REST with readable errors, and run streams that
+// resume after a reconnect. Nothing here knows about a particular page.
+
+export class ApiError extends Error {
+  constructor(status, detail) {
+    super(ApiError.describe(status, detail));
+    this.status = status;     // 0: the server could not be reached
+    this.detail = detail;     // FastAPI's `detail`: a string, or a list of {loc, msg}
+  }
+
+  // Field errors of a 422: [{path: "train.batch_size", msg}] (the body/config prefix dropped).
+  get fieldErrors() {
+    if (!Array.isArray(this.detail)) return [];
+    return this.detail.map((d) => ({ path: fieldPath(d.loc || []), msg: d.msg }));
+  }
+
+  static describe(status, detail) {
+    if (status === 0) return "The GANscope server cannot be reached. Is `make run` still running?";
+    if (typeof detail === "string") return detail;
+    if (Array.isArray(detail)) {
+      return detail.map((d) => `${fieldPath(d.loc || []) || "request"}: ${d.msg}`).join("; ");
+    }
+    return `The server answered ${status}.`;
+  }
+}
+
+// ["body", "config", "train", "batch_size"] -> "train.batch_size"
+export function fieldPath(loc) {
+  const parts = loc.filter((p) => p !== "body");
+  if (parts[0] === "config" || parts[0] === "overrides") parts.shift();
+  return parts.join(".");
+}
+
+export async function api(path, { method = "GET", body, signal } = {}) {
+  let response;
+  try {
+    response = await fetch(path, {
+      method,
+      signal,
+      headers: body === undefined ? {} : { "content-type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch (err) {
+    if (err.name === "AbortError") throw err;
+    showBanner(ApiError.describe(0), "error");
+    throw new ApiError(0, null);
+  }
+  if (response.status === 204) return null;
+  const text = await response.text();
+  let data = null;
+  try {
+    data = text ? JSON.parse(text) : null;
+  } catch {
+    data = text;
+  }
+  if (!response.ok) {
+    const error = new ApiError(response.status, data && data.detail !== undefined ? data.detail : data);
+    if (response.status === 401) askForToken();
+    throw error;
+  }
+  return data;
+}
+
+// A server bound to a public address needs its admin token; the browser keeps it in a cookie
+// that the server reads on REST calls and WebSocket handshakes alike.
+function askForToken() {
+  const banner = showBanner("This server needs its admin token for changes. ", "error");
+  if (banner.querySelector("form")) return;
+  const form = el("form", { class: "token-form" },
+    el("label", {}, "Admin token ", el("input", { type: "password", name: "token", autocomplete: "off" })),
+    el("button", { type: "submit" }, "Use token"));
+  form.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const token = form.elements.token.value.trim();
+    document.cookie = `ganscope_token=${encodeURIComponent(token)}; path=/; SameSite=Strict`;
+    hideBanner();
+  });
+  banner.append(form);
+}
+
+export function showBanner(message, kind = "info") {
+  const banner = document.getElementById("banner");
+  banner.textContent = message;
+  banner.dataset.kind = kind;
+  banner.hidden = false;
+  return banner;
+}
+
+export function hideBanner() {
+  const banner = document.getElementById("banner");
+  banner.hidden = true;
+  banner.textContent = "";
+}
+
+export function setConnection(text, kind = "ok") {
+  const node = document.getElementById("connection");
+  if (!node) return;
+  node.textContent = text;
+  node.dataset.kind = kind;
+}
+
+// A WebSocket with the history-then-live protocol of /ws/runs/{id} (or /ws/runs): it
+// reconnects with backoff and asks for what it missed (?after_seq=), so no frame is lost or
+// repeated. A message is one frame object or an array of frames sent together.
+export class Stream {
+  constructor(path, { onFrame, onState, params = {} } = {}) {
+    this.path = path;
+    this.params = params;
+    this.onFrame = onFrame || (() => {});
+    this.onState = onState || (() => {});
+    this.lastSeq = null;
+    this.retry = 0;
+    this.closed = false;
+    this.ws = null;
+    this.connect();
+  }
+
+  url() {
+    const proto = location.protocol === "https:" ? "wss:" : "ws:";
+    const params = new URLSearchParams(this.params);
+    if (this.lastSeq !== null) params.set("after_seq", String(this.lastSeq));
+    const query = params.toString();
+    return `${proto}//${location.host}${this.path}${query ? `?${query}` : ""}`;
+  }
+
+  connect() {
+    this.onState(this.retry ? "reconnecting" : "connecting");
+    const ws = new WebSocket(this.url());
+    this.ws = ws;
+    ws.onopen = () => {
+      this.retry = 0;
+      this.onState("live");
+    };
+    ws.onmessage = (ev) => {
+      const data = JSON.parse(ev.data);
+      for (const frame of Array.isArray(data) ? data : [data]) {
+        if (typeof frame.seq === "number" && frame.seq > (this.lastSeq ?? -1)) this.lastSeq = frame.seq;
+        this.onFrame(frame);
+      }
+    };
+    ws.onclose = (ev) => {
+      if (this.closed) return;
+      if (ev.code === 4404 || ev.code === 1008 || (ev.code === 1000 && ev.reason === "run deleted")) {
+        this.closed = true;
+        this.onState("closed", ev.reason || "closed");
+        return;
+      }
+      this.retry += 1;
+      const delay = Math.min(10000, 250 * 2 ** Math.min(this.retry, 6));
+      this.onState("reconnecting", ev.reason);
+      this.timer = setTimeout(() => this.connect(), delay);
+    };
+  }
+
+  close() {
+    this.closed = true;
+    clearTimeout(this.timer);
+    if (this.ws) this.ws.close(1000);
+  }
+}
+
+// el("a", {href: "/x", class: "btn"}, "text", childNode): a DOM node, no innerHTML.
+export function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key.startsWith("on") && typeof value === "function") node.addEventListener(key.slice(2), value);
+    else if (key === "dataset") Object.assign(node.dataset, value);
+    else node.setAttribute(key, value === true ? "" : String(value));
+  }
+  for (const child of children.flat()) {
+    if (child === undefined || child === null || child === false) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
+export function fmtNumber(value, digits = 4) {
+  if (value === null || value === undefined || Number.isNaN(value)) return "–";
+  if (value === 0) return "0";
+  const abs = Math.abs(value);
+  if (abs >= 1e5 || abs < 1e-3) return value.toExponential(2);
+  return Number(value.toPrecision(digits)).toString();
+}
+
+export function fmtAge(iso) {
+  if (!iso) return "–";
+  const seconds = (Date.now() - new Date(iso).getTime()) / 1000;
+  if (seconds < 60) return `${Math.max(0, Math.round(seconds))} s ago`;
+  if (seconds < 3600) return `${Math.round(seconds / 60)} min ago`;
+  if (seconds < 86400) return `${Math.round(seconds / 3600)} h ago`;
+  return `${Math.round(seconds / 86400)} d ago`;
+}
+
+export const LIVE_STATUSES = new Set(["queued", "starting", "running", "paused"]);
