@@ -21,6 +21,7 @@ from server.deps import AppState
 from server.hub import Hub
 from server.jobs.manager import JobManager, default_gpus
 from server.routes import pages, runs, system, ws
+from server.series import SeriesCache
 from server.service import Conflict, Invalid, NotFound, RunService
 from server.settings import Settings
 
@@ -48,7 +49,7 @@ def create_app(settings: Settings | None = None,
         jobs = JobManager(hub.publish, slots=slots, gpus=gpus,
                           threads_per_job=settings.resolved_cpu_threads(slots), **extra)
         service = RunService(settings, db, hub, jobs)
-        app.state.ganscope = AppState(settings, db, hub, jobs, service)
+        app.state.ganscope = AppState(settings, db, hub, jobs, service, SeriesCache())
         jobs.start()
         service.recover()
         log.info("GANscope serving %s (%d job slots, %d GPUs)", settings.data_dir, slots, gpus)

@@ -13,6 +13,7 @@ from server.db import Database
 from server.hub import Hub
 from server.jobs.manager import JobManager
 from server.schemas import RUN_ID_PATTERN
+from server.series import SeriesCache
 from server.service import RunService
 from server.settings import Settings
 
@@ -27,6 +28,7 @@ class AppState:
     hub: Hub
     jobs: JobManager
     runs: RunService
+    series: SeriesCache
 
 
 def get_state(request: Request) -> AppState:

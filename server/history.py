@@ -1,8 +1,8 @@
 """What a client gets before the live stream: a run's stored history, decimated.
 
 A run of 100,000 steps has 10,000 report windows per series; a chart needs a few thousand
-points. Decimation keeps, per bucket of consecutive points, the minimum and the maximum (in
-step order), plus the first and last point, so spikes and the current value always show.
+points. The series come from the :class:`~server.series.SeriesCache` (decoded once per run,
+decimated keeping every bucket's extremes); grids, views, checkpoints and events are read here.
 """
 
 from __future__ import annotations
@@ -13,56 +13,15 @@ from typing import Any
 
 from sqlalchemy import select
 
-from server.models import CheckpointRow, MetricPoint, Run, RunEvent, SampleRow
+from server.models import CheckpointRow, Run, RunEvent, SampleRow
 from server.schemas import RunPublic
+from server.series import SeriesCache
 
-__all__ = ["build_history", "decimate", "metric_series"]
-
-
-def decimate(steps: list[int], values: list[float | None],
-             max_points: int) -> tuple[list[int], list[float]]:
-    """At most ``max_points`` (>= 4) points of the series, keeping every bucket's extremes.
-
-    Missing values (None: non-finite or not reported at that step) are left out.
-    """
-    pts = [(s, v) for s, v in zip(steps, values, strict=True) if v is not None]
-    if len(pts) <= max_points:
-        return [s for s, _ in pts], [v for _, v in pts]
-    interior = pts[1:-1]
-    buckets = max(1, (max_points - 2) // 2)
-    size = len(interior) / buckets
-    keep = [pts[0]]
-    for b in range(buckets):
-        chunk = interior[int(b * size): int((b + 1) * size)]
-        if not chunk:
-            continue
-        lo = min(range(len(chunk)), key=lambda i: chunk[i][1])
-        hi = max(range(len(chunk)), key=lambda i: chunk[i][1])
-        keep.extend(chunk[i] for i in sorted({lo, hi}))
-    keep.append(pts[-1])
-    return [s for s, _ in keep], [v for _, v in keep]
+__all__ = ["build_history", "checkpoint_public", "sample_public"]
 
 
-def metric_series(rows: list[tuple[int, dict[str, Any]]], max_points: int | None,
-                  keys: set[str] | None = None) -> dict[str, dict[str, list]]:
-    """``(step, values)`` rows -> ``{name: {"step": [...], "value": [...]}}``."""
-    names: dict[str, None] = {}
-    for _, values in rows:
-        names.update(dict.fromkeys(values))
-    out = {}
-    for name in names:
-        if keys is not None and name not in keys:
-            continue
-        steps = [step for step, values in rows if name in values]
-        vals = [values[name] for _, values in rows if name in values]
-        if max_points is not None:
-            steps, vals = decimate(steps, vals, max_points)
-        out[name] = {"step": steps, "value": vals}
-    return out
-
-
-def build_history(session: Any, run: Run, run_dir: Path, *, after_seq: int | None,
-                  max_points: int) -> dict[str, Any]:
+def build_history(session: Any, run: Run, run_dir: Path, series: SeriesCache, *,
+                  after_seq: int | None, max_points: int) -> dict[str, Any]:
     """The ``history`` message: the run and everything stored after ``after_seq``.
 
     A client that saw up to ``after_seq`` gets only what is newer (no gaps, no duplicates),
@@ -74,12 +33,7 @@ def build_history(session: Any, run: Run, run_dir: Path, *, after_seq: int | Non
     upto = run.seq  # rows committed after the run row was read belong to the live stream
     rid = run.id
 
-    rows = session.execute(
-        select(MetricPoint.step, MetricPoint.values)
-        .where(MetricPoint.run_id == rid, MetricPoint.seq > since,
-               MetricPoint.seq <= upto)
-        .order_by(MetricPoint.step, MetricPoint.seq)
-    ).all()
+    metrics = series.query(session, run, max_points=max_points, after_seq=since)
     samples = session.execute(
         select(SampleRow).where(SampleRow.run_id == rid, SampleRow.seq > since,
                SampleRow.seq <= upto)
@@ -110,8 +64,8 @@ def build_history(session: Any, run: Run, run_dir: Path, *, after_seq: int | Non
         "reset": reset,
         "seq": run.seq,
         "run": RunPublic.from_row(run).model_dump(mode="json"),
-        "metrics": metric_series([(s, v) for s, v in rows], max_points),
-        "metric_rows": len(rows),
+        "metrics": metrics["series"],
+        "metric_rows": metrics["rows"],
         "samples": [sample_public(rid, s) for s in samples if s.kind == "grid"],
         "views": [sample_public(rid, s) for s in views],
         "view": latest_view,

@@ -12,7 +12,7 @@ from fastapi.responses import FileResponse
 from sqlalchemy import func, select
 
 from server.deps import AdminDep, RunId, StateDep
-from server.history import checkpoint_public, metric_series, sample_public
+from server.history import checkpoint_public, sample_public
 from server.models import CheckpointRow, MetricPoint, Run, RunEvent, SampleRow
 from server.schemas import ControlRequest, RunCreate, RunPublic, RunsPublic
 from server.service import NotFound
@@ -62,6 +62,7 @@ def get_run(run_id: RunId, state: StateDep) -> RunPublic:
 async def delete_run(run_id: RunId, state: StateDep) -> Response:
     """Delete a run with its files (a running one is killed first)."""
     await state.runs.delete(run_id)
+    state.series.forget(run_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -94,11 +95,14 @@ def get_metrics(
                                       description="Comma-separated series names.")] = None,
 ) -> dict[str, Any]:
     """Each metric as a series of (step, value)."""
-    rows = _metric_rows(state, run_id, since)
     wanted = {k.strip() for k in keys.split(",")} if keys else None
-    return {"run_id": run_id, "rows": len(rows),
-            "last_step": rows[-1][0] if rows else None,
-            "series": metric_series(rows, max_points, wanted)}
+    with state.db.read() as session:
+        run = session.get(Run, run_id)
+        if run is None:
+            raise NotFound(f"no run {run_id}")
+        answer = state.series.query(session, run, max_points=max_points, keys=wanted,
+                                    after_step=since)
+    return {"run_id": run_id, **answer}
 
 
 @router.get("/{run_id}/metrics/export")

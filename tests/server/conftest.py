@@ -154,9 +154,16 @@ class Stream:
         self._connection = connect(url, open_timeout=10, max_size=1 << 24)
         self.ws: ClientConnection = self._connection.__enter__()
         self.messages: list[dict[str, Any]] = []
+        self.sends = 0  # WebSocket messages received (several frames may share one)
+        self._waiting: list[dict[str, Any]] = []
 
     def recv(self, timeout: float = 30) -> dict[str, Any]:
-        message = json.loads(self.ws.recv(timeout))
+        """The next frame (a message holds one frame, or a JSON array of them)."""
+        if not self._waiting:
+            data = json.loads(self.ws.recv(timeout))
+            self.sends += 1
+            self._waiting = data if isinstance(data, list) else [data]
+        message = self._waiting.pop(0)
         self.messages.append(message)
         return message
 

@@ -8,8 +8,8 @@ import math
 import pytest
 
 from gan_core.events import Metrics, SampleGrid, StatusChanged
-from server.history import decimate
 from server.hub import Frame, Subscriber, event_to_message
+from server.series import decimate
 
 
 def frame(kind: str, seq: int) -> Frame:
@@ -102,3 +102,38 @@ def test_view_messages_carry_rounded_plot_data() -> None:
     data = event_to_message("abc", view)["data"]
     assert data["real"] == [[0.12346, 1.0]] and data["fake"] == [[2.0, None]]
     assert data["grad_field"] == [[1e-12, -3.1416]] and data["mode_centers"] is None
+
+
+def test_frames_waiting_together_go_out_as_one_message() -> None:
+    """A busy run's frames reach a watcher in few messages, in order, none lost."""
+    import asyncio
+
+    from server.routes.ws import COALESCE_S, _send_loop
+
+    class FakeSocket:
+        def __init__(self) -> None:
+            self.sent: list[str] = []
+
+        async def send_text(self, text: str) -> None:
+            self.sent.append(text)
+
+        async def close(self, code: int, reason: str = "") -> None:
+            self.sent.append(f"closed {code}")
+
+    async def scenario() -> list[str]:
+        sock, sub = FakeSocket(), Subscriber("r", limit=100)
+        sender = asyncio.create_task(_send_loop(sock, sub))
+        sub.push(frame("metrics", 1))
+        await asyncio.sleep(0)  # the first frame goes out at once
+        for seq in range(2, 12):  # ten more inside one coalescing window
+            sub.push(frame("metrics", seq))
+        await asyncio.sleep(3 * COALESCE_S)
+        sub.push(frame("deleted", 12))
+        await asyncio.wait_for(sender, 1.0)
+        return sock.sent
+
+    sent = asyncio.run(scenario())
+    assert json.loads(sent[0])["seq"] == 1
+    batch = json.loads(sent[1])
+    assert isinstance(batch, list) and [f["seq"] for f in batch] == list(range(2, 12))
+    assert sent[2:] == [json.dumps({"type": "deleted", "seq": 12}), "closed 1000"]

@@ -149,6 +149,9 @@ def test_runs_list_stream(api: httpx.Client, server: Server) -> None:
         assert done["step"] == 300
         api.delete(f"/api/runs/{run_id}")
         stream.until(lambda m: m["type"] == "deleted" and m["id"] == run_id)
+        # the list stream outlives the runs it lists
+        other = create_run(api, tiny(**{"train.steps": 50}))
+        stream.until(lambda m: m["type"] == "created" and m["id"] == other)
 
 
 def test_deleting_a_run_closes_its_streams(api: httpx.Client, server: Server) -> None:
