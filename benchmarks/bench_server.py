@@ -159,7 +159,8 @@ async def watch_one(url: str, ready: asyncio.Queue, deadline: float,
     """One client: the history, then every live frame until the run ends or the deadline."""
     from websockets.asyncio.client import connect
 
-    out: dict[str, Any] = {"metrics": 0, "latency_ms": [], "gap_frames": 0, "dropped": 0,
+    out: dict[str, Any] = {"metrics": 0, "messages": 0, "latency_ms": [], "gap_frames": 0,
+                           "dropped": 0,
                            "views": 0, "statuses": [], "error": None, "extra": None}
     said_ready = False
     try:
@@ -178,30 +179,43 @@ async def watch_one(url: str, ready: asyncio.Queue, deadline: float,
                 async with asyncio.timeout(left):
                     raw = await ws.recv(decode=False)
                 received = time.time()
-                kind = frame_type(raw)
-                if kind in ("view", "sample"):  # large and not needed: not parsed
+                out["messages"] += 1
+                if raw.startswith(b"["):  # frames that waited together
+                    frames = json.loads(raw)
+                elif frame_type(raw) in ("view", "sample"):  # large and not needed: not parsed
                     out["views"] += 1
                     continue
-                msg = json.loads(raw)
-                if kind == "gap":
-                    out["gap_frames"] += 1
-                    out["dropped"] += msg["frames"]
-                    continue
-                if kind == "metrics":
-                    out["metrics"] += 1
-                    emitted = msg["values"].get("emit_time")
-                    if emitted is not None:
-                        out["latency_ms"].append((received - emitted) * 1e3)
-                elif kind == "status":
-                    out["statuses"].append(msg["status"])
-                    if msg["status"] in TERMINAL:
-                        out["extra"] = msg.get("extra")
-                        break
+                else:
+                    frames = [json.loads(raw)]
+                if _count_frames(frames, out, received):
+                    break
     except Exception as exc:
         out["error"] = f"{type(exc).__name__}: {exc}"
         if not said_ready:
             await ready.put(None)
     return out
+
+
+def _count_frames(frames: list[dict[str, Any]], out: dict[str, Any], received: float) -> bool:
+    """Tally one message's frames into ``out``; True once the run has ended."""
+    for msg in frames:
+        kind = msg["type"]
+        if kind in ("view", "sample"):
+            out["views"] += 1
+        elif kind == "gap":
+            out["gap_frames"] += 1
+            out["dropped"] += msg["frames"]
+        elif kind == "metrics":
+            out["metrics"] += 1
+            emitted = msg["values"].get("emit_time")
+            if emitted is not None:
+                out["latency_ms"].append((received - emitted) * 1e3)
+        elif kind == "status":
+            out["statuses"].append(msg["status"])
+            if msg["status"] in TERMINAL:
+                out["extra"] = msg.get("extra")
+                return True
+    return False
 
 
 async def watch(url: str, clients: int, timeout: float, deflate: bool) -> None:
@@ -551,7 +565,9 @@ def print_round(r: int, sides: dict[str, dict[str, Any]], *, warmup: bool) -> No
     live = sum("running" in c["statuses"] for c in results)
     gaps, dropped = sum(c["gap_frames"] for c in results), sum(c["dropped"] for c in results)
     errors = sum(bool(c["error"]) for c in results)
-    got = (f"{min(metrics)}-{max(metrics)} of {watched['rows']} metrics frames, "
+    messages = statistics.median(c["messages"] for c in results)
+    got = (f"{min(metrics)}-{max(metrics)} of {watched['rows']} metrics frames "
+           f"in {messages:.0f} messages (median), "
            f"{results[0]['views']} views, {gaps} gaps ({dropped} dropped), "
            f"{live}/{len(results)} saw it start" + (f", {errors} failed" if errors else ""))
     label = "0 (warm-up)" if warmup else str(r)
@@ -759,6 +775,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=5, help="counted rounds (2)")
     parser.add_argument("--no-deflate", dest="deflate", action="store_false",
                         help="clients without permessage-deflate (browsers offer it)")
+    parser.add_argument("--parts", default="123",
+                        help="which figures to measure, e.g. 2 or 13 (default: all three)")
     parser.add_argument("--quick", action="store_true",
                         help="a smoke check: 3 s of events and reads, 1 round of 300 steps")
     parser.add_argument("--role", choices=("server", "clients"), help=argparse.SUPPRESS)
@@ -798,18 +816,22 @@ def run_all(args: argparse.Namespace, tmp: Path) -> int:
     try:
         clients = Child("the clients", ["--role", "clients"], tmp / "clients.log", pipes=True)
         children.append(clients)
-        report_latency(args, bench_latency(args, tmp, clients, children))
-
-        server = Server(tmp / "training")
-        children.append(server.child)
-        print(f"\n(2) training throughput (steps/s) of {PRESET} with {args.clients} clients "
-              "watching vs none")
-        rounds = bench_throughput(args, server, clients)
-        report_throughput(args, rounds)
-        counted = rounds[1:] if args.warmup else rounds
-        alone = statistics.median(s["alone"]["wall"] for s in counted)
-        report_readers(args, bench_readers(args, server, clients), alone)
-        server.http.close()
+        if "1" in args.parts:
+            report_latency(args, bench_latency(args, tmp, clients, children))
+        if "2" in args.parts or "3" in args.parts:
+            server = Server(tmp / "training")
+            children.append(server.child)
+            alone = None
+            if "2" in args.parts:
+                print(f"\n(2) training throughput (steps/s) of {PRESET} with {args.clients} "
+                      "clients watching vs none")
+                rounds = bench_throughput(args, server, clients)
+                report_throughput(args, rounds)
+                counted = rounds[1:] if args.warmup else rounds
+                alone = statistics.median(s["alone"]["wall"] for s in counted)
+            if "3" in args.parts:
+                report_readers(args, bench_readers(args, server, clients), alone)
+            server.http.close()
         print(f"\n{load()} (1, 5, 15 min; {os.cpu_count()} CPUs)")
     except Exception as exc:
         print(f"\nerror: {type(exc).__name__}: {exc}", file=sys.stderr)

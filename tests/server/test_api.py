@@ -31,6 +31,8 @@ def test_a_run_trains_to_completion_and_its_files_are_served(api: httpx.Client) 
     assert run["status"] == "completed", run
     assert run["step"] == 200 and run["device"] == "cpu" and run["started_at"]
     assert run["config"]["train"]["steps"] == 200
+    for stamp in ("created_at", "started_at", "finished_at"):  # UTC, said so: browsers agree
+        assert run[stamp].endswith(("+00:00", "Z")), run[stamp]
 
     metrics = api.get(f"/api/runs/{run_id}/metrics").json()
     loss = metrics["series"]["loss_d"]
