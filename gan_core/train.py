@@ -65,14 +65,15 @@ TOY_GRID_RESOLUTION = 64
 class Command:
     """A control for a running trainer, applied between steps."""
 
-    action: Literal["pause", "resume", "step", "stop", "set"]
+    action: Literal["pause", "resume", "step", "stop", "set", "checkpoint"]
     values: dict[str, float] = field(default_factory=dict)
 
     SETTABLE = ("lr_g", "lr_d", "n_critic")
 
     def __post_init__(self) -> None:
-        if self.action not in ("pause", "resume", "step", "stop", "set"):
-            raise ValueError(f"unknown action {self.action!r}; use pause, resume, step, stop, set")
+        if self.action not in ("pause", "resume", "step", "stop", "set", "checkpoint"):
+            raise ValueError(f"unknown action {self.action!r}; use pause, resume, step, stop, "
+                             "set, checkpoint")
         for key, value in self.values.items():
             if key not in self.SETTABLE:
                 raise ValueError(f"{key!r} cannot be changed live; use one of {self.SETTABLE}")
@@ -560,6 +561,8 @@ class Trainer:
                 return False  # run exactly one step, then stay paused
             elif cmd.action == "set":
                 self.set_hyperparams(**cmd.values)
+            elif cmd.action == "checkpoint":
+                self.save_checkpoint()  # the weights as they are now, e.g. for the explorer
 
     def set_hyperparams(self, **values: float) -> None:
         """Change lr_g, lr_d and n_critic for the steps that follow."""

@@ -19,8 +19,9 @@ from fastapi.staticfiles import StaticFiles
 from server.db import Database, migrate
 from server.deps import AppState
 from server.hub import Hub
+from server.inference import ImageService, ImageServiceError
 from server.jobs.manager import JobManager, default_gpus
-from server.routes import pages, runs, system, ws
+from server.routes import explore, pages, runs, system, ws
 from server.series import SeriesCache
 from server.service import Conflict, Invalid, NotFound, RunService
 from server.settings import Settings
@@ -49,7 +50,8 @@ def create_app(settings: Settings | None = None,
         jobs = JobManager(hub.publish, slots=slots, gpus=gpus,
                           threads_per_job=settings.resolved_cpu_threads(slots), **extra)
         service = RunService(settings, db, hub, jobs)
-        app.state.ganscope = AppState(settings, db, hub, jobs, service, SeriesCache())
+        images = ImageService(threads=settings.resolved_cpu_threads(slots))
+        app.state.ganscope = AppState(settings, db, hub, jobs, service, SeriesCache(), images)
         jobs.start()
         service.recover()
         log.info("GANscope serving %s (%d job slots, %d GPUs)", settings.data_dir, slots, gpus)
@@ -57,6 +59,7 @@ def create_app(settings: Settings | None = None,
             yield
         finally:
             await asyncio.to_thread(jobs.shutdown)
+            await asyncio.to_thread(images.close)
             await asyncio.sleep(0.1)  # let the pump's last events reach the hub
             await asyncio.to_thread(hub.stop)
             db.dispose()
@@ -87,9 +90,15 @@ def create_app(settings: Settings | None = None,
     async def _conflict(request: Request, exc: Conflict) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=409)
 
+    @app.exception_handler(ImageServiceError)
+    async def _images(request: Request, exc: ImageServiceError) -> JSONResponse:
+        # the request's fault (a damaged checkpoint, a z of the wrong size), or the service's
+        return JSONResponse({"detail": str(exc)}, status_code=422 if exc.invalid else 503)
+
     app.include_router(system.router)
     app.include_router(runs.router)
     app.include_router(ws.router)
+    app.include_router(explore.router)
     app.include_router(pages.router)  # before /static: plotly.js lives in the plotly package
     app.mount("/static", StaticFiles(directory=pages.STATIC_DIR), name="static")
     return app

@@ -11,6 +11,7 @@ from fastapi import Path as PathParam
 
 from server.db import Database
 from server.hub import Hub
+from server.inference import ImageService
 from server.jobs.manager import JobManager
 from server.schemas import RUN_ID_PATTERN
 from server.series import SeriesCache
@@ -29,6 +30,7 @@ class AppState:
     jobs: JobManager
     runs: RunService
     series: SeriesCache
+    images: ImageService
 
 
 def get_state(request: Request) -> AppState:

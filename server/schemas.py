@@ -43,9 +43,10 @@ class RunCreate(Strict):
 
 
 class ControlRequest(Strict):
-    action: Literal["pause", "resume", "step", "stop", "set"] = Field(
+    action: Literal["pause", "resume", "step", "stop", "set", "checkpoint"] = Field(
         description="pause/step/stop/set act on a running run; resume continues a paused run, "
-        "or a stopped, failed or interrupted one from its last checkpoint."
+        "or a stopped, failed or interrupted one from its last checkpoint; checkpoint saves "
+        "one now (the latest weights, for the explorer)."
     )
     values: dict[str, float] = Field(
         default_factory=dict, description="For 'set': lr_g, lr_d, n_critic."

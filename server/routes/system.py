@@ -27,6 +27,7 @@ def health(state: StateDep) -> dict[str, Any]:
         "database": state.db.write_engine.dialect.name,
         "jobs": {"slots": jobs.slots, "workers": jobs.workers(), "queued": jobs.queued(),
                  "threads_per_job": jobs.threads_per_job, "gpus": jobs.gpus},
+        "images": {"pid": state.images.pid},  # the image service, once something used it
     }
 
 

@@ -227,3 +227,20 @@ def test_thread_budget_applies_during_fit_only():
     Trainer(config, sinks=[lambda e: seen.append(torch.get_num_threads())]).fit()
     assert set(seen) == {1}
     assert torch.get_num_threads() == before
+
+
+def test_a_checkpoint_command_saves_the_weights_of_now(tmp_path):
+    controls = queue.Queue()
+    events = []
+
+    def sink(event):
+        events.append(event)
+        if isinstance(event, Metrics) and event.step == 5:  # the first report window
+            controls.put(Command("checkpoint"))
+            controls.put(Command("stop"))
+
+    trainer = Trainer(toy_config(steps=1000, checkpoint_every=1000), out_dir=tmp_path,
+                      sinks=[sink], controls=controls)
+    trainer.fit()
+    saved = [e.step for e in events if isinstance(e, CheckpointSaved)]
+    assert saved[0] == 5  # between steps, at once, before the stop's own checkpoint

@@ -1,0 +1,414 @@
+"""The image service: trained generators in a process of their own.
+
+The latent explorer (and later the studies' image pools) draw images from checkpoints. That
+work runs in one spawned process, never on the server's event loop and never in a training
+worker: it holds a small LRU cache of generators loaded from safetensors checkpoints (on the
+GPU when there is one), answers requests in order, and reports how long each took. The server
+talks to it over one pipe; a reader thread hands each answer to the request waiting for it. A
+crash in the process (out of memory, a killed process) fails the requests in flight with a
+clear message, and the next request starts a fresh process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import io
+import itertools
+import json
+import logging
+import math
+import multiprocessing
+import threading
+import time
+from collections import OrderedDict
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+__all__ = ["ImageService", "ImageServiceError", "serve_images"]
+
+log = logging.getLogger(__name__)
+
+MAX_GENERATORS = 4  # loaded checkpoints kept; a 64 px DCGAN is tens of MB
+MAX_DIRECTION_SETS = 16
+NEIGHBOUR_BANK = 20_000  # training images searched (all of them in the offline sets)
+
+
+class ImageServiceError(RuntimeError):
+    """A request the image service could not answer; the message says why. ``invalid``: the
+    request's fault (a bad checkpoint or value); otherwise the service's."""
+
+    def __init__(self, message: str, *, invalid: bool = False) -> None:
+        super().__init__(message)
+        self.invalid = invalid
+
+
+# -- the service process -------------------------------------------------------------------------
+
+
+def serve_images(conn: Connection, threads: int) -> None:
+    """Entry point of the image process: answer ``(id, op, params)`` until told to stop."""
+    import torch
+
+    torch.set_num_threads(max(1, threads))
+    engine = ImageEngine()
+    while True:
+        try:
+            message = conn.recv()
+        except (EOFError, OSError):
+            return  # the server went away
+        if message is None:
+            return
+        request_id, op, params = message
+        start = time.perf_counter()
+        try:
+            result = engine.handle(op, params)
+            result["render_ms"] = round((time.perf_counter() - start) * 1e3, 3)
+            reply = (request_id, True, result)
+        except (ValueError, TypeError) as exc:  # bad input; CheckpointError is a ValueError
+            reply = (request_id, False, ("invalid", str(exc)))
+        except Exception as exc:  # the service must outlive one bad request
+            log.exception("image service: %s failed", op)
+            reply = (request_id, False,
+                     ("internal", f"internal error in {op}: {type(exc).__name__}: {exc}"))
+        try:
+            conn.send(reply)
+        except (BrokenPipeError, OSError):
+            return
+
+
+def png_data_url(array: Any) -> str:
+    """(H, W, C) uint8 -> a PNG data URL."""
+    from PIL import Image
+
+    buf = io.BytesIO()
+    image = Image.fromarray(array[:, :, 0] if array.shape[2] == 1 else array)
+    image.save(buf, "PNG", compress_level=1)  # tiny images: speed over a few bytes
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+class ImageEngine:
+    """What the image process does; plain methods, so tests can call it in-process."""
+
+    def __init__(self, device: str | None = None) -> None:
+        import torch
+
+        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        self.generators: OrderedDict[tuple, Any] = OrderedDict()
+        self.directions: OrderedDict[tuple, Any] = OrderedDict()
+        self.banks: OrderedDict[tuple, Any] = OrderedDict()
+
+    def handle(self, op: str, params: dict[str, Any]) -> dict[str, Any]:
+        method = getattr(self, f"op_{op}", None)
+        if method is None:
+            raise ValueError(f"unknown operation {op!r}")
+        return method(**params)
+
+    # -- loading ------------------------------------------------------------------------------
+
+    def generator(self, checkpoint: str, ema: bool) -> Any:
+        from gan_core.generate import load_generator
+
+        path = Path(checkpoint)
+        key = (str(path), path.stat().st_mtime_ns if path.exists() else 0, ema)
+        loaded = self.generators.get(key)
+        if loaded is None:
+            loaded = load_generator(path, ema=ema, device=self.device)
+            self.generators[key] = loaded
+            while len(self.generators) > MAX_GENERATORS:
+                self.generators.popitem(last=False)
+        self.generators.move_to_end(key)
+        return loaded
+
+    def _latents(self, g: Any, z: list[float] | None, seed: int | None) -> Any:
+        """(1, z_dim): ``z`` as given, or the seed's draw from the run's prior."""
+        import torch
+
+        if z is not None:
+            if len(z) != g.z_dim:
+                raise ValueError(f"z must have {g.z_dim} numbers (this generator's z size), "
+                                 f"got {len(z)}")
+            return torch.tensor([z], dtype=torch.float32)
+        return g.sample_z(1, seed if seed is not None else 0)
+
+    # -- operations ---------------------------------------------------------------------------
+
+    def op_info(self, checkpoint: str, ema: bool = True) -> dict[str, Any]:
+        from gan_core.latent import activation_layers
+
+        g = self.generator(checkpoint, ema)
+        return {"step": g.step, "ema": g.ema, "z_dim": g.z_dim,
+                "z_distribution": g.z_distribution, "num_classes": g.num_classes,
+                "image_shape": list(g.image_shape), "layers": activation_layers(g.G),
+                "device": str(g.device)}
+
+    def op_render(self, checkpoint: str, ema: bool = True, z: list[float] | None = None,
+                  seed: int | None = None, psi: float = 1.0, label: int | None = None,
+                  variations: int = 0, spread: float = 0.5,
+                  variation_seed: int = 0) -> dict[str, Any]:
+        """The image for ``z`` (or the seed's z), truncated by ``psi``; with ``variations``,
+        also a grid of that many neighbours ``z + spread * noise``."""
+        import torch
+
+        from gan_core.generate import to_uint8
+        from gan_core.latent import truncate
+
+        g = self.generator(checkpoint, ema)
+        base = self._latents(g, z, seed)
+        batch = [truncate(base, psi)]
+        if variations:
+            noise = g.sample_z(variations, variation_seed)
+            batch.append(truncate(base + spread * noise, psi))
+        latents = torch.cat(batch)
+        images = to_uint8(g(latents, g.labels(label, len(latents))))
+        out = {"image": png_data_url(images[0]), "z": base[0].tolist(), "step": g.step,
+               "ema": g.ema, "grid": None}
+        if variations:
+            out["grid"] = png_data_url(tile(images[1:]))
+        return out
+
+    def op_directions(self, checkpoint: str, ema: bool = True, layer: str | None = None,
+                      k: int = 10, samples: int = 2000, seed: int = 0) -> dict[str, Any]:
+        """Principal directions (GANSpace) over ``samples`` latents of the seed."""
+        from gan_core.latent import principal_directions
+
+        g = self.generator(checkpoint, ema)
+        key = (checkpoint, g.ema, layer, k, samples, seed)
+        found = self.directions.get(key)
+        if found is None:
+            z = g.sample_z(samples, seed)
+            labels = g.labels(None, samples)
+            found = principal_directions(g.G, z, k=min(k, g.z_dim), layer=layer, labels=labels)
+            self.directions[key] = found
+            while len(self.directions) > MAX_DIRECTION_SETS:
+                self.directions.popitem(last=False)
+        return {"space": found.space, "samples": found.samples,
+                "vectors": found.vectors.tolist(), "stddev": found.stddev.tolist(),
+                "explained": found.explained.tolist()}
+
+    def op_interpolate(self, checkpoint: str, keyframes: list[dict[str, Any]], ema: bool = True,
+                       steps: int = 8, method: str = "slerp", psi: float = 1.0,
+                       label: int | None = None, strip: bool = True,
+                       gif_ms: int | None = None) -> dict[str, Any]:
+        """``steps`` images between each pair of consecutive keyframes (ends included once),
+        as data URLs; optionally a PNG strip of them all and an animated GIF."""
+        import torch
+
+        from gan_core.generate import to_uint8
+        from gan_core.latent import lerp, slerp, truncate
+
+        g = self.generator(checkpoint, ema)
+        if method not in ("lerp", "slerp"):
+            raise ValueError(f"method must be 'lerp' or 'slerp', got {method!r}")
+        if len(keyframes) < 2:
+            raise ValueError("an interpolation needs at least two keyframes")
+        keys = torch.cat([self._latents(g, k.get("z"), k.get("seed")) for k in keyframes])
+        path = lerp if method == "lerp" else slerp
+        t = torch.linspace(0, 1, steps)[:, None]
+        segments = [path(keys[i][None], keys[i + 1][None], t)[:-1] for i in range(len(keys) - 1)]
+        latents = torch.cat([*segments, keys[-1:]])
+        images = to_uint8(g(truncate(latents, psi), g.labels(label, len(latents))))
+        out: dict[str, Any] = {"frames": [png_data_url(im) for im in images],
+                               "count": len(images), "step": g.step, "ema": g.ema}
+        if strip:
+            out["strip"] = png_data_url(tile(images, nrow=len(images)))
+        if gif_ms is not None:
+            out["gif"] = gif_bytes(images, gif_ms)
+        return out
+
+    def op_neighbours(self, checkpoint: str, ema: bool = True, z: list[float] | None = None,
+                      seed: int | None = None, psi: float = 1.0, label: int | None = None,
+                      k: int = 5, space: str = "pixel") -> dict[str, Any]:
+        """The ``k`` training images nearest to the image of ``z``, in pixel space or in the
+        run's own critic's feature space."""
+        from gan_core.generate import to_uint8
+        from gan_core.latent import truncate
+        from gan_core.neighbours import nearest
+
+        if space not in ("pixel", "critic"):
+            raise ValueError(f"space must be 'pixel' or 'critic', got {space!r}")
+        g = self.generator(checkpoint, ema)
+        image = g(truncate(self._latents(g, z, seed), psi), g.labels(label, 1))
+        images, labels = self._bank(g)
+        bank = self._features(g, checkpoint, space, images)
+        query = image.flatten(1).cpu() if space == "pixel" else g.critic_features(image).cpu()
+        distances, indices = nearest(query, bank, k)
+        chosen = to_uint8(images[indices[0]])
+        return {"image": png_data_url(to_uint8(image)[0]), "space": space,
+                "bank_size": len(images), "step": g.step, "ema": g.ema,
+                "neighbours": [{"image": png_data_url(im), "distance": float(d),
+                                "label": None if labels is None else int(labels[i])}
+                               for im, d, i in zip(chosen, distances[0], indices[0],
+                                                   strict=True)]}
+
+    def _bank(self, g: Any) -> tuple[Any, Any]:
+        """Training images (all, or a fixed random subset of ``NEIGHBOUR_BANK``) in [-1, 1]."""
+        import torch
+
+        from gan_core.data import build_data
+
+        key = ("data", json.dumps(g.config.data.model_dump(mode="json"), sort_keys=True))
+        found = self.banks.get(key)
+        if found is None:
+            source = build_data(g.config.data, seed=g.config.seed)
+            try:
+                size = min(source.info.size or NEIGHBOUR_BANK, NEIGHBOUR_BANK)
+                found = source.sample(size, torch.Generator().manual_seed(0))
+            finally:
+                source.close()
+            self._remember(key, found)
+        return found
+
+    def _features(self, g: Any, checkpoint: str, space: str, images: Any) -> Any:
+        import torch
+
+        if space == "pixel":
+            return images.flatten(1)
+        key = ("critic", checkpoint, g.ema, len(images))
+        found = self.banks.get(key)
+        if found is None:
+            found = torch.cat([g.critic_features(chunk).cpu() for chunk in images.split(512)])
+            self._remember(key, found)
+        return found
+
+    def _remember(self, key: tuple, value: Any) -> None:
+        self.banks[key] = value
+        while len(self.banks) > 4:
+            self.banks.popitem(last=False)
+
+
+def tile(images: Any, nrow: int | None = None, pad: int = 2) -> Any:
+    """(B, H, W, C) uint8 -> one (H', W', C) grid, ``nrow`` images a row (default square)."""
+    import numpy as np
+
+    count, height, width, channels = images.shape
+    nrow = nrow or math.ceil(math.sqrt(count))
+    rows = math.ceil(count / nrow)
+    out = np.full((rows * (height + pad) + pad, nrow * (width + pad) + pad, channels), 255,
+                  dtype=np.uint8)
+    for i, image in enumerate(images):
+        r, c = divmod(i, nrow)
+        y, x = pad + r * (height + pad), pad + c * (width + pad)
+        out[y:y + height, x:x + width] = image
+    return out
+
+
+def gif_bytes(images: Any, frame_ms: int) -> bytes:
+    """An animated GIF (looping) of (B, H, W, C) uint8 frames, scaled up to be visible."""
+    from PIL import Image
+
+    scale = max(1, 128 // images.shape[1])
+    frames = []
+    for image in images:
+        frame = Image.fromarray(image[:, :, 0] if image.shape[2] == 1 else image)
+        frames.append(frame.resize((frame.width * scale, frame.height * scale), Image.NEAREST))
+    buf = io.BytesIO()
+    frames[0].save(buf, "GIF", save_all=True, append_images=frames[1:], duration=frame_ms,
+                   loop=0)
+    return buf.getvalue()
+
+
+# -- the server's side ------------------------------------------------------------------------
+
+
+class ImageService:
+    """The server's handle on the image process: ``await call(op, params)``."""
+
+    def __init__(self, threads: int = 1, timeout_s: float = 120.0) -> None:
+        self.threads = threads
+        self.timeout_s = timeout_s
+        self._ids = itertools.count(1)
+        # request id -> (loop, future, the process it was sent to)
+        self._pending: dict[int, tuple[asyncio.AbstractEventLoop, asyncio.Future, Any]] = {}
+        self._lock = threading.Lock()
+        self._process: Any = None
+        self._conn: Connection | None = None
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None and self._process.is_alive() \
+            else None
+
+    def _ensure_started(self) -> Connection:
+        with self._lock:
+            if self._process is not None and self._process.is_alive() and self._conn:
+                return self._conn
+            context = multiprocessing.get_context("spawn")
+            ours, theirs = context.Pipe(duplex=True)
+            process = context.Process(target=serve_images, args=(theirs, self.threads),
+                                      name="ganscope-images", daemon=True)
+            process.start()
+            theirs.close()
+            self._process, self._conn = process, ours
+            threading.Thread(target=self._read_loop, args=(process, ours),
+                             name="image-service-reader", daemon=True).start()
+            log.info("image service started (pid %d)", process.pid)
+            return ours
+
+    async def call(self, op: str, params: dict[str, Any]) -> dict[str, Any]:
+        """Run ``op`` in the image process; raises :class:`ImageServiceError` with its
+        message when it fails."""
+        process, conn = self._process, self._conn
+        if process is None or conn is None or not process.is_alive():
+            conn = await asyncio.to_thread(self._ensure_started)  # spawning takes seconds
+            process = self._process
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future = loop.create_future()
+        request_id = next(self._ids)
+        self._pending[request_id] = (loop, future, process)
+        try:
+            conn.send((request_id, op, params))  # only ever from the event loop's thread
+        except (BrokenPipeError, OSError):
+            self._pending.pop(request_id, None)
+            raise ImageServiceError("the image service stopped; try again") from None
+        try:
+            ok, payload = await asyncio.wait_for(future, self.timeout_s)
+        except TimeoutError:
+            raise ImageServiceError(f"the image service took over {self.timeout_s:.0f} s for "
+                                    f"{op}") from None
+        finally:
+            self._pending.pop(request_id, None)
+        if not ok:
+            kind, message = payload
+            raise ImageServiceError(message, invalid=kind == "invalid")
+        return payload
+
+    def _read_loop(self, process: Any, conn: Connection) -> None:
+        while True:
+            try:
+                request_id, ok, payload = conn.recv()
+            except (EOFError, OSError):
+                break
+            waiting = self._pending.get(request_id)
+            if waiting is not None:
+                loop, future, _ = waiting
+                loop.call_soon_threadsafe(_resolve, future, (ok, payload))
+        process.join(1.0)
+        code = process.exitcode
+        reason = f"the image service stopped (exit code {code}); the next request restarts it"
+        for request_id in list(self._pending):
+            waiting = self._pending.get(request_id)
+            if waiting is not None and waiting[2] is process:
+                loop, future, _ = waiting
+                loop.call_soon_threadsafe(_resolve, future, (False, ("stopped", reason)))
+
+    def close(self) -> None:
+        with self._lock:
+            process, conn = self._process, self._conn
+            self._process = self._conn = None
+        if process is None or conn is None:
+            return
+        with contextlib.suppress(BrokenPipeError, OSError):
+            conn.send(None)
+        process.join(5.0)
+        if process.is_alive():
+            process.kill()
+            process.join(5.0)
+        conn.close()
+
+
+def _resolve(future: asyncio.Future, result: tuple[bool, Any]) -> None:
+    if not future.done():
+        future.set_result(result)
