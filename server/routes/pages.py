@@ -48,6 +48,11 @@ def compare_page(request: Request) -> HTMLResponse:
     return _page(request, "compare.html", "Compare runs", nav="compare")
 
 
+@router.get("/explore")
+def explore_page(request: Request) -> HTMLResponse:
+    return _page(request, "explore.html", "Latent explorer", nav="explore")
+
+
 @router.get("/static/vendor/plotly.min.js")
 def plotly_js() -> FileResponse:
     """plotly.js from the installed plotly package: pages never need the internet."""

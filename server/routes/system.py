@@ -42,13 +42,14 @@ def config_schema() -> dict[str, Any]:
 @router.get("/registry")
 def registry() -> dict[str, Any]:
     """Data sets, models, losses and presets, with their descriptions."""
-    from gan_core.config import DCGANModel, MLPModel
+    from gan_core.config import TOY_DATASETS, DCGANModel, MLPModel
     from gan_core.data import DATASETS
     from gan_core.losses import LOSSES
     from gan_core.presets import PRESETS, preset_dict
 
     return {
-        "datasets": DATASETS.describe(),
+        "datasets": [{**entry, "kind": "toy" if entry["name"] in TOY_DATASETS else "image"}
+                     for entry in DATASETS.describe()],
         "models": [{"name": "mlp", "description": MLPModel.__doc__ or ""},
                    {"name": "dcgan", "description": DCGANModel.__doc__ or ""}],
         "losses": LOSSES.describe(),
