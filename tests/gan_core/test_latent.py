@@ -128,3 +128,21 @@ def test_nearest_finds_exact_copies_first() -> None:
 def test_sample_z_matches_the_prior() -> None:
     z = sample_z(20_000, 4, "uniform", generator=torch.Generator().manual_seed(0))
     assert z.min() >= -1 and z.max() <= 1 and abs(z.mean()) < 0.02
+
+
+def test_a_conditional_generator_draws_the_class_asked_for(tmp_path: Path) -> None:
+    config = RunConfig.from_dict({
+        "data": {"name": "digits", "image_size": 28, "limit": 128},
+        "model": {"arch": "dcgan", "z_dim": 8, "g_channels": 8, "d_channels": 8,
+                  "conditional": True},
+        "train": {"steps": 2, "batch_size": 16, "checkpoint_every": 2, "num_threads": 1},
+    })
+    Trainer(config, out_dir=tmp_path).fit()
+    g = load_generator(latest_checkpoint(tmp_path))
+    assert g.num_classes == 10
+    z = g.sample_z(1, seed=3).repeat(2, 1)
+    images = g(z, torch.tensor([1, 7]))
+    assert not torch.equal(images[0], images[1])  # same z, another class
+    assert g.labels(4, 3).tolist() == [4, 4, 4]
+    with pytest.raises(ValueError, match=r"class must lie in 0\.\.9"):
+        g.labels(10, 1)
