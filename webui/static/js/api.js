@@ -183,9 +183,15 @@ export function fmtNumber(value, digits = 4) {
   return Number(value.toPrecision(digits)).toString();
 }
 
+// The server's times are UTC; SQLite returns them without an offset, which Date would read
+// as local time.
+export function parseTime(iso) {
+  return new Date(/(?:[zZ]|[+-]\d\d:?\d\d)$/.test(iso) ? iso : `${iso}Z`);
+}
+
 export function fmtAge(iso) {
   if (!iso) return "–";
-  const seconds = (Date.now() - new Date(iso).getTime()) / 1000;
+  const seconds = (Date.now() - parseTime(iso).getTime()) / 1000;
   if (seconds < 60) return `${Math.max(0, Math.round(seconds))} s ago`;
   if (seconds < 3600) return `${Math.round(seconds / 60)} min ago`;
   if (seconds < 86400) return `${Math.round(seconds / 3600)} h ago`;

@@ -1,0 +1,405 @@
+// The runs list: the newest runs from /ws/runs, kept up to date live (created, deleted,
+// status, progress), filtered by status and name, with resume/delete and a selection to
+// compare.
+
+import {
+  api, el, fmtAge, fmtNumber, hideBanner, LIVE_STATUSES, parseTime, setConnection, showBanner,
+  Stream,
+} from "./api.js";
+
+// What POST /api/runs/{id}/control {"action": "resume"} accepts: a paused run continues at
+// once; a finished one continues from its last checkpoint (a completed one needs more steps).
+const RESUMABLE = new Set(["paused", "stopped", "failed", "interrupted", "diverged", "completed"]);
+const WITH_REASON = new Set(["failed", "diverged", "interrupted"]);
+
+const runs = new Map();   // id -> run (RunPublic)
+const rows = new Map();   // id -> the row's nodes
+const selected = new Set();
+const gone = new Set();   // deleted while its details were being fetched
+let loaded = false;
+let connectionLost = false;
+
+const container = document.getElementById("runs");
+const filters = document.getElementById("filters");
+const countNode = document.getElementById("count");
+const compareButton = document.getElementById("compare-selected");
+
+const tbody = el("tbody");
+const table = el("table", { class: "runs-table" },
+  el("caption", { class: "visually-hidden" }, "Runs, newest first"),
+  el("thead", {}, el("tr", {},
+    el("th", { scope: "col" }, el("span", { class: "visually-hidden" }, "Select to compare")),
+    el("th", { scope: "col" }, "Name"),
+    el("th", { scope: "col" }, "Status"),
+    el("th", { scope: "col" }, "Data"),
+    el("th", { scope: "col" }, "Loss"),
+    el("th", { scope: "col" }, "Progress"),
+    el("th", { scope: "col", class: "num" }, "D loss"),
+    el("th", { scope: "col", class: "num" }, "G loss"),
+    el("th", { scope: "col" }, "Created"),
+    el("th", { scope: "col" }, el("span", { class: "visually-hidden" }, "Actions")))),
+  tbody);
+const emptyNode = el("div", { class: "empty" });
+
+// -- filters ---------------------------------------------------------------------------------
+
+function readFiltersFromUrl() {
+  const params = new URLSearchParams(location.search);
+  filters.elements.status.value = params.get("status") || "";
+  if (filters.elements.status.selectedIndex < 0) filters.elements.status.value = "";
+  filters.elements.q.value = params.get("q") || "";
+}
+
+function currentFilter() {
+  return { status: filters.elements.status.value, q: filters.elements.q.value.trim().toLowerCase() };
+}
+
+function matches(run, { status, q }) {
+  if (status === "active" && !LIVE_STATUSES.has(run.status)) return false;
+  if (status && status !== "active" && run.status !== status) return false;
+  if (q && !run.name.toLowerCase().includes(q) && !run.id.includes(q)) return false;
+  return true;
+}
+
+function onFilterChange() {
+  const params = new URLSearchParams(location.search);
+  for (const [key, value] of [["status", filters.elements.status.value], ["q", filters.elements.q.value.trim()]]) {
+    if (value) params.set(key, value);
+    else params.delete(key);
+  }
+  const query = params.toString();
+  history.replaceState(null, "", query ? `?${query}` : location.pathname);
+  applyFilter();
+}
+
+function applyFilter() {
+  if (!loaded) return;
+  const filter = currentFilter();
+  let shown = 0;
+  for (const [id, row] of rows) {
+    const visible = matches(runs.get(id), filter);
+    row.tr.hidden = !visible;
+    if (visible) shown += 1;
+  }
+  const filtered = filter.status || filter.q;
+  countNode.textContent = runs.size === 0 ? ""
+    : filtered ? `${shown} of ${runs.size} runs` : `${runs.size} run${runs.size === 1 ? "" : "s"}`;
+  if (runs.size === 0) {
+    emptyNode.replaceChildren(
+      el("p", { class: "empty-title" }, "No runs yet"),
+      el("p", {}, "Start one from a preset: ", el("a", { href: "/runs/new" }, "New run"),
+        ", or with POST /api/runs (see the ", el("a", { href: "/docs" }, "API"), ")."));
+  } else if (shown === 0) {
+    emptyNode.replaceChildren(
+      el("p", { class: "empty-title" }, "No runs match this filter"),
+      el("button", { type: "button", onclick: clearFilters }, "Clear the filter"));
+  }
+  table.hidden = shown === 0;
+  emptyNode.hidden = shown > 0;
+}
+
+function clearFilters() {
+  filters.reset();
+  onFilterChange();
+  filters.elements.q.focus();
+}
+
+// -- rows ------------------------------------------------------------------------------------
+
+function makeRow(run) {
+  const check = el("input", { type: "checkbox", class: "select-run" });
+  check.addEventListener("change", () => {
+    if (check.checked) selected.add(run.id);
+    else selected.delete(run.id);
+    updateCompareButton();
+  });
+  const row = {
+    check,
+    link: el("a", { href: `/runs/${run.id}`, class: "run-name" }),
+    id: el("span", { class: "run-id muted" }, run.id),
+    badge: el("span", { class: "status" }),
+    reason: el("div", { class: "reason" }),
+    data: el("td"),
+    loss: el("td"),
+    progress: el("progress", { max: 1, value: 0 }),
+    progressText: el("span", { class: "progress-text" }),
+    lossD: el("td", { class: "num" }),
+    lossG: el("td", { class: "num" }),
+    age: el("time"),
+    resume: el("button", { type: "button", class: "resume" }, "Resume"),
+    remove: el("button", { type: "button", class: "danger delete" }, "Delete"),
+  };
+  row.resume.addEventListener("click", () => resume(run.id, row.resume));
+  row.remove.addEventListener("click", () => remove(run.id, row.remove));
+  row.tr = el("tr", { dataset: { runId: run.id } },
+    el("td", { class: "check" }, check),
+    el("td", {}, row.link, " ", row.id),
+    el("td", {}, row.badge, row.reason),
+    row.data,
+    row.loss,
+    el("td", { class: "progress-cell" }, row.progress, row.progressText),
+    row.lossD,
+    row.lossG,
+    el("td", {}, row.age),
+    el("td", { class: "actions" }, row.resume, row.remove));
+  return row;
+}
+
+function renderRow(run) {
+  const row = rows.get(run.id);
+  row.link.textContent = run.name;
+  row.check.setAttribute("aria-label", `Select ${run.name} to compare`);
+  row.badge.textContent = run.status;
+  row.badge.dataset.status = run.status;
+  const reason = WITH_REASON.has(run.status) ? run.error || "" : "";
+  row.reason.textContent = reason;
+  row.reason.hidden = !reason;
+  row.reason.className = run.status === "interrupted" ? "reason muted" : "reason error-text";
+  row.data.textContent = run.data;
+  row.loss.textContent = run.loss;
+  const total = run.total_steps || 0;
+  row.progress.max = Math.max(total, 1);
+  row.progress.value = Math.min(run.step, row.progress.max);
+  row.progress.setAttribute("aria-label", `${run.name}: step ${run.step} of ${total}`);
+  row.progressText.textContent = `${run.step.toLocaleString("en-US")} / ${total.toLocaleString("en-US")}`;
+  const metrics = run.last_metrics || {};
+  row.lossD.textContent = fmtNumber(metrics.loss_d);
+  row.lossG.textContent = fmtNumber(metrics.loss_g);
+  row.age.dateTime = run.created_at;
+  row.age.title = parseTime(run.created_at).toLocaleString();
+  row.age.textContent = fmtAge(run.created_at);
+  row.resume.hidden = !RESUMABLE.has(run.status);
+  row.resume.textContent = run.status === "completed" ? "Continue…" : "Resume";
+  row.resume.setAttribute("aria-label", `${run.status === "completed" ? "Continue" : "Resume"} ${run.name}`);
+  row.remove.setAttribute("aria-label", `Delete ${run.name}`);
+}
+
+function addRun(run) {
+  if (gone.has(run.id)) return;
+  const known = runs.has(run.id);
+  runs.set(run.id, run);
+  if (!known) {
+    rows.set(run.id, makeRow(run));
+    insertInOrder(run);
+  }
+  renderRow(run);
+}
+
+// Newest first; a new run normally goes on top, so no existing row moves (and none loses focus).
+function insertInOrder(run) {
+  const tr = rows.get(run.id).tr;
+  const created = parseTime(run.created_at).getTime();
+  for (const other of tbody.children) {
+    const otherRun = runs.get(other.dataset.runId);
+    if (otherRun && parseTime(otherRun.created_at).getTime() < created) {
+      tbody.insertBefore(tr, other);
+      return;
+    }
+  }
+  tbody.append(tr);
+}
+
+function dropRun(id) {
+  gone.add(id);
+  const row = rows.get(id);
+  if (!row) return;
+  const hadFocus = row.tr.contains(document.activeElement);
+  const next = row.tr.nextElementSibling || row.tr.previousElementSibling;
+  row.tr.remove();
+  rows.delete(id);
+  runs.delete(id);
+  selected.delete(id);
+  updateCompareButton();
+  if (hadFocus) (next ? next.querySelector("a") : document.querySelector(".page-head a")).focus();
+}
+
+function updateCompareButton() {
+  const n = selected.size;
+  compareButton.disabled = n < 2;
+  compareButton.textContent = n ? `Compare selected (${n})` : "Compare selected";
+  compareButton.title = n < 2 ? "Select two or more runs" : "";
+}
+
+// -- live updates ----------------------------------------------------------------------------
+
+// id -> the status/progress frames that came while the run's details were being fetched;
+// they are applied on top of what the fetch returns
+const fetching = new Map();
+
+async function fetchRun(id, frame = null) {
+  if (gone.has(id)) return;
+  if (fetching.has(id)) {
+    if (frame) fetching.get(id).push(frame);
+    return;
+  }
+  fetching.set(id, frame ? [frame] : []);
+  try {
+    const run = await api(`/api/runs/${id}`);
+    delete run.config;
+    addRun(run);
+    for (const later of fetching.get(id)) onFrame(later);
+    applyFilter();
+  } catch (err) {
+    if (err.status !== 404) console.warn(`run ${id}:`, err.message);
+  } finally {
+    fetching.delete(id);
+  }
+}
+
+function onFrame(frame) {
+  switch (frame.type) {
+    case "runs":
+      for (const id of [...runs.keys()]) {
+        if (!frame.runs.some((r) => r.id === id)) dropRun(id);
+      }
+      for (const run of frame.runs) addRun(run);
+      loaded = true;
+      container.dataset.loaded = "true";
+      container.replaceChildren(table, emptyNode);
+      break;
+    case "created":
+      gone.delete(frame.id);
+      fetchRun(frame.id);
+      return;
+    case "deleted":
+      dropRun(frame.id);
+      break;
+    case "status":
+    case "progress": {
+      const run = runs.get(frame.id);
+      if (!run) {
+        fetchRun(frame.id, frame);
+        return;
+      }
+      run.step = frame.step ?? run.step;
+      if (frame.type === "status") {
+        run.status = frame.status;
+        if (WITH_REASON.has(frame.status)) run.error = frame.message || run.error;
+        else if (frame.status === "queued" || frame.status === "running") run.error = null;
+      } else {
+        run.last_metrics = { ...run.last_metrics, loss_d: frame.loss_d, loss_g: frame.loss_g };
+      }
+      renderRow(run);
+      break;
+    }
+    default:
+      return;
+  }
+  applyFilter();
+}
+
+function onState(state, reason) {
+  if (state === "live") {
+    setConnection("live");
+    if (connectionLost) hideBanner();
+    connectionLost = false;
+    return;
+  }
+  if (state === "closed") {
+    setConnection("disconnected", "bad");
+    showBanner(`The server closed the runs stream: ${reason}`, "error");
+    return;
+  }
+  setConnection(state === "connecting" ? "connecting…" : "reconnecting…", state === "connecting" ? "ok" : "bad");
+  if (state === "reconnecting") {
+    connectionLost = true;
+    showBanner(loaded
+      ? "Lost the connection to the GANscope server; retrying. The list may be out of date."
+      : "The GANscope server cannot be reached. Is `make run` still running? Retrying…", "error");
+    if (!loaded) {
+      container.replaceChildren(el("p", { class: "empty" },
+        "Cannot reach the GANscope server. The list appears as soon as it answers."));
+    }
+  }
+}
+
+// -- actions ---------------------------------------------------------------------------------
+
+// A modal question with real buttons (Esc cancels); resolves to the button's value or "".
+function ask(title, body, confirmLabel, { danger = false, extra = null } = {}) {
+  const form = el("form", { method: "dialog" },
+    el("h2", {}, title),
+    el("p", {}, body),
+    extra,
+    el("div", { class: "dialog-buttons" },
+      el("button", { type: "submit", value: "cancel" }, "Cancel"),
+      el("button", { type: "submit", value: "ok", class: danger ? "danger" : "primary" }, confirmLabel)));
+  const dialog = el("dialog", { class: "confirm", "aria-label": title }, form);
+  document.body.append(dialog);
+  const opener = document.activeElement;
+  return new Promise((resolve) => {
+    dialog.addEventListener("close", () => {
+      dialog.remove();
+      if (opener && opener.isConnected) opener.focus();
+      resolve(dialog.returnValue === "ok" ? "ok" : "");
+    });
+    dialog.showModal();
+    (extra ? extra.querySelector("input") : form.querySelector("button[value=cancel]")).focus();
+  });
+}
+
+async function remove(id, button) {
+  const run = runs.get(id);
+  if (!run) return;
+  const live = LIVE_STATUSES.has(run.status);
+  const answer = await ask(`Delete ${run.name}?`,
+    `Its metrics, samples and checkpoints are deleted for good${live ? "; it is stopped first" : ""}.`,
+    "Delete", { danger: true });
+  if (answer !== "ok") return;
+  button.disabled = true;
+  try {
+    await api(`/api/runs/${id}`, { method: "DELETE" });
+    dropRun(id);
+    applyFilter();
+  } catch (err) {
+    if (err.status === 404) dropRun(id);
+    else showBanner(`Could not delete ${run.name}: ${err.message}`, "error");
+  } finally {
+    button.disabled = false;
+  }
+}
+
+async function resume(id, button) {
+  const run = runs.get(id);
+  if (!run) return;
+  const body = { action: "resume" };
+  if (run.status === "completed") {
+    // a finished run continues only towards a new, larger total
+    const input = el("input", { type: "number", name: "steps", min: run.total_steps + 1, step: 1,
+      value: run.total_steps * 2, required: true });
+    const extra = el("p", {}, el("label", {}, "Train up to step ", input));
+    const answer = await ask(`Continue ${run.name}`,
+      `It completed ${run.total_steps.toLocaleString("en-US")} steps; it continues from its last checkpoint.`,
+      "Continue", { extra });
+    if (answer !== "ok") return;
+    body.steps = Number(input.value);
+  }
+  button.disabled = true;
+  try {
+    const updated = await api(`/api/runs/${id}/control`, { method: "POST", body });
+    if (runs.has(id)) {
+      delete updated.config;
+      addRun(updated);
+      applyFilter();
+    }
+  } catch (err) {
+    showBanner(`Could not resume ${run.name}: ${err.message}`, "error");
+  } finally {
+    button.disabled = false;
+  }
+}
+
+// -- start -----------------------------------------------------------------------------------
+
+readFiltersFromUrl();
+filters.addEventListener("input", onFilterChange);
+filters.addEventListener("submit", (ev) => ev.preventDefault());
+compareButton.addEventListener("click", () => {
+  const ids = [...tbody.children].map((tr) => tr.dataset.runId).filter((id) => selected.has(id));
+  location.assign(`/compare?ids=${ids.join(",")}`);
+});
+updateCompareButton();
+setInterval(() => {
+  for (const [id, row] of rows) row.age.textContent = fmtAge(runs.get(id).created_at);
+}, 15000);
+new Stream("/ws/runs", { onFrame, onState });
