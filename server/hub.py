@@ -35,7 +35,7 @@ from sqlalchemy import delete, select, update
 from server.db import Database
 from server.models import TERMINAL, CheckpointRow, MetricPoint, Run, RunEvent, SampleRow
 
-__all__ = ["Hub", "Subscriber", "event_to_message"]
+__all__ = ["Hub", "Subscriber", "event_to_message", "sample_file"]
 
 log = logging.getLogger(__name__)
 
@@ -351,6 +351,11 @@ class Hub:
             self.flushed[run_id] = max(self.flushed.get(run_id, 0), seq)
 
 
+def sample_file(kind: str, step: int) -> str:
+    """Where a run folder keeps the grid (``kind`` "grid") or 2D view ("view") of ``step``."""
+    return f"samples/grid_{step:09d}.png" if kind == "grid" else f"views/view_{step:09d}.json"
+
+
 def apply_message(session: Any, run_id: str, message: dict[str, Any]) -> None:
     """Store one message: its row, and what it changes in the run's row."""
     kind, seq, step = message["type"], message["seq"], message["step"]
@@ -360,8 +365,7 @@ def apply_message(session: Any, run_id: str, message: dict[str, Any]) -> None:
         changes.update(step=step, last_metrics=message["values"])
     elif kind in ("sample", "view"):
         kind_name = "grid" if kind == "sample" else "view"
-        file = (f"samples/grid_{step:09d}.png" if kind == "sample"
-                else f"views/view_{step:09d}.json")
+        file = sample_file(kind_name, step)
         session.add(SampleRow(run_id=run_id, seq=seq, step=step, kind=kind_name, file=file,
                               nrow=message.get("nrow"), count=message.get("count")))
     elif kind == "checkpoint":

@@ -1,0 +1,573 @@
+// The run page's metric charts: a store of series (history, then live points), Plotly charts
+// that grow with extendTraces, TensorBoard's smoothing, a step cursor shared by every chart,
+// and markers where hyper-parameters changed.
+
+import { el } from "./api.js";
+
+// Live series longer than this are decimated in the browser (extremes kept), so a page left
+// open on a long run stays as light as a fresh one.
+const MAX_SERIES_POINTS = 4000;
+const DECIMATE_TO = 1500;
+// Live points are batched: one Plotly update per chart per animation frame, at most this
+// often. A run that reports every step sends hundreds of points a second; redrawing SVG charts
+// for each would starve the page.
+const MIN_FLUSH_INTERVAL_MS = 500;
+const FRAME_BUDGET_MS = 12; // of chart work per animation frame
+
+const COLORS = ["#3b6fd8", "#d8572a", "#1f8a4c", "#8e44ad", "#b26a00", "#c0352b", "#16a2b8",
+  "#6d4c41", "#546e7a", "#e91e63"];
+
+// Debiased exponential moving average, as TensorBoard smooths scalars:
+// ema_t = a * ema_{t-1} + (1 - a) * x_t, shown as ema_t / (1 - a^t), so the first points are
+// not pulled toward zero.
+export class Smoother {
+  constructor(weight) {
+    this.weight = weight;
+    this.last = 0;
+    this.count = 0;
+  }
+
+  next(x) {
+    const a = this.weight;
+    if (a <= 0) return x;
+    this.last = a * this.last + (1 - a) * x;
+    this.count += 1;
+    return this.last / (1 - a ** this.count);
+  }
+}
+
+export function smooth(values, weight) {
+  const s = new Smoother(weight);
+  return values.map((x) => s.next(x));
+}
+
+// At most `maxPoints` points, keeping the first, the last, and each bucket's min and max (in
+// step order): the server's decimation, for series that grew live.
+export function decimate(steps, values, maxPoints) {
+  const n = values.length;
+  if (n <= maxPoints) return [steps, values];
+  const buckets = Math.max(1, Math.floor((maxPoints - 2) / 2));
+  const size = (n - 2) / buckets;
+  const keep = [0];
+  for (let b = 0; b < buckets; b++) {
+    const start = 1 + Math.floor(b * size);
+    const end = 1 + Math.floor((b + 1) * size);
+    if (end <= start) continue;
+    let lo = start;
+    let hi = start;
+    for (let i = start; i < end; i++) {
+      if (values[i] < values[lo]) lo = i;
+      if (values[i] > values[hi]) hi = i;
+    }
+    keep.push(Math.min(lo, hi));
+    if (hi !== lo) keep.push(Math.max(lo, hi));
+  }
+  keep.push(n - 1);
+  return [keep.map((i) => steps[i]), keep.map((i) => values[i])];
+}
+
+// One metric's points in step order.
+export class Series {
+  constructor(name) {
+    this.name = name;
+    this.steps = [];
+    this.values = [];
+  }
+
+  get last() {
+    return this.values.length ? this.values[this.values.length - 1] : null;
+  }
+
+  // "append", "insert" (a point inside the series: charts must redraw) or "duplicate".
+  add(step, value) {
+    const n = this.steps.length;
+    if (n === 0 || step > this.steps[n - 1]) {
+      this.steps.push(step);
+      this.values.push(value);
+      return "append";
+    }
+    let lo = 0;
+    let hi = n;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.steps[mid] < step) lo = mid + 1;
+      else hi = mid;
+    }
+    if (this.steps[lo] === step) return "duplicate";
+    this.steps.splice(lo, 0, step);
+    this.values.splice(lo, 0, value);
+    return "insert";
+  }
+
+  truncateAfter(step) {
+    let n = this.steps.length;
+    while (n > 0 && this.steps[n - 1] > step) n -= 1;
+    const cut = n < this.steps.length;
+    this.steps.length = n;
+    this.values.length = n;
+    return cut;
+  }
+}
+
+// Every series of a run. Listeners hear which series changed and how.
+export class MetricStore {
+  constructor() {
+    this.series = new Map();
+    this.lastStep = null;
+    this.nonFinite = new Map(); // name -> step of the last null (non-finite) value
+    this.listeners = [];
+  }
+
+  get(name) {
+    return this.series.get(name);
+  }
+
+  names() {
+    return [...this.series.keys()];
+  }
+
+  _series(name) {
+    let s = this.series.get(name);
+    if (!s) {
+      s = new Series(name);
+      this.series.set(name, s);
+    }
+    return s;
+  }
+
+  _emit(change) {
+    for (const fn of this.listeners) fn(change);
+  }
+
+  clear() {
+    this.series.clear();
+    this.nonFinite.clear();
+    this.lastStep = null;
+    this._emit({ kind: "reset" });
+  }
+
+  // {name: {step: [...], value: [...]}}, as the history message and GET .../metrics give.
+  merge(seriesByName) {
+    const appended = new Map();
+    const redraw = new Set();
+    for (const [name, { step, value }] of Object.entries(seriesByName)) {
+      const s = this._series(name);
+      const before = s.steps.length;
+      let inserted = false;
+      for (let i = 0; i < step.length; i++) {
+        if (value[i] === null || value[i] === undefined) continue;
+        const how = s.add(step[i], value[i]);
+        if (how === "insert") inserted = true;
+        if (this.lastStep === null || step[i] > this.lastStep) this.lastStep = step[i];
+      }
+      if (inserted || before === 0) redraw.add(name);
+      else if (s.steps.length > before) appended.set(name, before);
+    }
+    this._compact(redraw, appended);
+    this._emit({ kind: "points", appended, redraw });
+  }
+
+  // One live metrics frame.
+  addFrame(step, values) {
+    const appended = new Map();
+    const redraw = new Set();
+    for (const [name, value] of Object.entries(values)) {
+      if (value === null || value === undefined) {
+        this.nonFinite.set(name, step);
+        continue;
+      }
+      const isNew = !this.series.has(name);
+      const s = this._series(name);
+      const before = s.steps.length;
+      const how = s.add(step, value);
+      if (isNew || how === "insert") redraw.add(name);
+      else if (how === "append") appended.set(name, before);
+    }
+    if (this.lastStep === null || step > this.lastStep) this.lastStep = step;
+    this._compact(redraw, appended);
+    this._emit({ kind: "points", appended, redraw });
+  }
+
+  truncateAfter(step) {
+    const redraw = new Set();
+    for (const s of this.series.values()) if (s.truncateAfter(step)) redraw.add(s.name);
+    this.lastStep = this.lastStep === null ? null : Math.min(this.lastStep, step);
+    if (redraw.size) this._emit({ kind: "points", appended: new Map(), redraw });
+  }
+
+  _compact(redraw, appended) {
+    for (const name of appended.keys()) {
+      const s = this.series.get(name);
+      if (s.steps.length > MAX_SERIES_POINTS) {
+        [s.steps, s.values] = decimate(s.steps, s.values, DECIMATE_TO);
+        appended.delete(name);
+        redraw.add(name);
+      }
+    }
+  }
+}
+
+// What each chart shows. `series`: names in order; `prefix`: every series whose name starts
+// with it (one trace per D layer); `raw`: drawn as they are, without smoothing (sparse
+// measurements); `y2`: on a right-hand axis.
+export function chartSpecs({ isToy, lossName, penalty }) {
+  const probabilistic = lossName === "minimax" || lossName === "nonsaturating";
+  const specs = [
+    { id: "losses", title: "D and G losses", series: ["loss_d", "loss_g"], ytitle: "loss" },
+    {
+      id: "wasserstein",
+      title: isToy ? "Critic's Wasserstein estimate vs exact W1" : "Wasserstein estimate",
+      series: ["w_estimate", "w1_exact"], raw: ["w1_exact"], ytitle: "E[D(x)] − E[D(G(z))]",
+    },
+    {
+      id: "d-outputs", title: "D on real vs generated", series: ["d_real", "d_fake"],
+      ytitle: probabilistic ? "mean logit (sigmoid → probability)" : "mean output",
+    },
+    {
+      id: "grad-norms", title: "Gradient norms", series: ["grad_norm_d", "grad_norm_g"],
+      log: true, ytitle: "‖∇‖ (log)",
+    },
+    {
+      id: "sigma", title: "Spectral norm of each D layer", prefix: "sigma/", rawPrefix: true,
+      log: true, ytitle: "largest singular value (log)",
+    },
+    { id: "throughput", title: "Images per second", series: ["images_per_s"], ytitle: "images/s" },
+  ];
+  if (penalty) {
+    specs.splice(1, 0, {
+      id: "penalty", title: "Penalty", series: ["gradient_penalty", "r1_penalty"], ytitle: "penalty",
+    });
+  }
+  if (isToy) {
+    specs.splice(2, 0, {
+      id: "toy-quality", title: "Modes captured and high-quality fraction",
+      series: ["modes_captured", "hq_fraction"], raw: ["modes_captured", "hq_fraction"],
+      y2: ["hq_fraction"], ytitle: "modes", y2title: "hq fraction",
+    });
+  }
+  return specs;
+}
+
+const LABELS = {
+  loss_d: "D loss", loss_g: "G loss", w_estimate: "critic estimate", w1_exact: "exact W1",
+  d_real: "D(real)", d_fake: "D(fake)", grad_norm_d: "‖∇D‖", grad_norm_g: "‖∇G‖",
+  images_per_s: "images/s", modes_captured: "modes captured", hq_fraction: "hq fraction",
+  gradient_penalty: "gradient penalty", r1_penalty: "R1 penalty",
+};
+
+function label(name) {
+  return LABELS[name] || name.replace(/^sigma\//, "");
+}
+
+class Chart {
+  constructor(spec, store) {
+    this.spec = spec;
+    this.store = store;
+    this.div = el("div", { id: `chart-${spec.id}`, class: "chart", role: "img",
+      "aria-label": spec.title });
+    this.node = el("figure", { class: "panel chart-panel" },
+      el("figcaption", {}, spec.title), this.div);
+    this.traces = []; // [{name, smoothed}] in Plotly's trace order
+    this.pending = new Map(); // series name -> first index not yet in Plotly
+    this.dirty = true;
+    this.plotted = false;
+    this.visible = true; // on screen or near it: off-screen charts catch up when scrolled to
+  }
+
+  owns(name) {
+    const { series = [], prefix } = this.spec;
+    return series.includes(name) || (prefix !== undefined && name.startsWith(prefix));
+  }
+
+  isRaw(name) {
+    return (this.spec.raw || []).includes(name) || (this.spec.rawPrefix && name.startsWith(this.spec.prefix));
+  }
+
+  names() {
+    const owned = this.store.names().filter((n) => this.owns(n));
+    const order = this.spec.series || [];
+    return owned.sort((a, b) => {
+      const ia = order.indexOf(a);
+      const ib = order.indexOf(b);
+      if (ia !== ib) return (ia < 0 ? 1e9 : ia) - (ib < 0 ? 1e9 : ib);
+      return a.localeCompare(b);
+    });
+  }
+
+  buildTraces(weight) {
+    this.traces = [];
+    const data = [];
+    this.names().forEach((name, position) => {
+      const s = this.store.get(name);
+      const color = COLORS[position % COLORS.length];
+      const axis = (this.spec.y2 || []).includes(name) ? "y2" : "y";
+      if (this.isRaw(name) || weight <= 0) {
+        this.traces.push({ name, smoothed: false });
+        data.push({ type: "scatter", mode: this.isRaw(name) ? "lines+markers" : "lines",
+          name: label(name), x: s.steps.slice(), y: s.values.slice(), yaxis: axis,
+          line: { color, width: 1.5 }, marker: { size: 4 } });
+        return;
+      }
+      this.traces.push({ name, smoothed: false });
+      data.push({ type: "scatter", mode: "lines", name: `${label(name)} (raw)`, showlegend: false,
+        hoverinfo: "skip", x: s.steps.slice(), y: s.values.slice(), yaxis: axis,
+        opacity: 0.25, line: { color, width: 1 } });
+      // the smoother keeps its state, so that live points continue the drawn curve exactly
+      const smoother = new Smoother(weight);
+      this.traces.push({ name, smoothed: true, smoother });
+      data.push({ type: "scatter", mode: "lines", name: label(name), x: s.steps.slice(),
+        y: s.values.map((x) => smoother.next(x)), yaxis: axis, line: { color, width: 1.8 } });
+    });
+    return data;
+  }
+
+  layout(shapes, annotations) {
+    const spec = this.spec;
+    const layout = {
+      margin: { l: 52, r: spec.y2 ? 48 : 12, t: 8, b: 32 },
+      height: 230,
+      showlegend: true,
+      legend: { orientation: "h", x: 0, y: 1.02, yanchor: "bottom", font: { size: 11 } },
+      hovermode: "x",
+      uirevision: "keep",
+      xaxis: { title: { text: "step", font: { size: 11 } }, zeroline: false },
+      yaxis: { type: spec.log ? "log" : "linear", title: { text: spec.ytitle || "", font: { size: 11 } },
+        exponentformat: "power", dtick: spec.log ? "D2" : undefined,
+        rangemode: spec.y2 ? "tozero" : "normal" },
+      shapes,
+      annotations,
+      font: { size: 11 },
+    };
+    if (spec.y2) {
+      layout.yaxis2 = { overlaying: "y", side: "right", range: [0, 1],
+        title: { text: spec.y2title || "", font: { size: 11 } } };
+    }
+    return layout;
+  }
+}
+
+// The charts of one run page.
+export class Charts {
+  constructor(container, store, specs) {
+    this.store = store;
+    this.weight = 0.6;
+    this.markers = []; // [{step, text}]
+    this.cursor = null; // {step, pinned}
+    this.cursorListeners = [];
+    this.charts = specs.map((spec) => new Chart(spec, store));
+    this.frame = null;
+    this.lastFlush = 0;
+    this.round = null; // charts left to update in this round
+    this.firstPaint = null; // a promise's resolver: the first chart drawn with data
+
+    const slider = el("input", { type: "range", id: "smoothing", min: "0", max: "0.99", step: "0.01",
+      value: String(this.weight), "aria-describedby": "smoothing-help" });
+    const readout = el("output", { for: "smoothing" }, String(this.weight));
+    slider.addEventListener("input", () => {
+      this.setSmoothing(Number(slider.value));
+      readout.textContent = slider.value;
+    });
+    this.cursorText = el("span", { class: "cursor-text muted", "aria-live": "polite" });
+    const clear = el("button", { type: "button", class: "link-button", onclick: () => this.setCursor(null) },
+      "Clear cursor");
+    container.append(
+      el("div", { class: "chart-tools" },
+        el("label", { for: "smoothing" }, "Smoothing"), slider, readout,
+        el("span", { id: "smoothing-help", class: "muted" },
+          "debiased moving average (as TensorBoard); raw values faint behind"),
+        el("span", { class: "spacer" }), this.cursorText, clear),
+      el("div", { class: "chart-grid" }, this.charts.map((c) => c.node)),
+    );
+    store.listeners.push((change) => this.onChange(change));
+    // a chart off screen is drawn once, then left alone until it comes near the viewport
+    this.observer = new IntersectionObserver((entries) => {
+      for (const entry of entries) {
+        const chart = this.charts.find((c) => c.div === entry.target);
+        chart.visible = entry.isIntersecting;
+        if (chart.visible && (chart.dirty || chart.pending.size)) this.schedule();
+      }
+    }, { rootMargin: "200px 0px" });
+    for (const c of this.charts) this.observer.observe(c.div);
+    this.updateCursorText();
+  }
+
+  onChange(change) {
+    if (change.kind === "reset") {
+      for (const c of this.charts) c.dirty = true;
+    } else {
+      for (const c of this.charts) {
+        for (const name of change.redraw) if (c.owns(name)) c.dirty = true;
+        if (c.dirty) continue;
+        for (const [name, from] of change.appended) {
+          if (!c.owns(name)) continue;
+          if (!c.traces.some((t) => t.name === name)) c.dirty = true;
+          else if (!c.pending.has(name)) c.pending.set(name, from);
+        }
+      }
+    }
+    this.schedule();
+  }
+
+  schedule() {
+    if (this.frame !== null) return;
+    const wait = Math.max(0, this.lastFlush + MIN_FLUSH_INTERVAL_MS - performance.now());
+    this.frame = setTimeout(() => requestAnimationFrame(() => this.flush()), wait);
+  }
+
+  // Bring the charts up to date, one Plotly call per chart (extendTraces for appended points,
+  // react for a redraw). A round covers the charts that had work when it began; a frame does
+  // at most FRAME_BUDGET_MS of it and the next frame goes on, so the page stays responsive and
+  // the first chart paints before the others are built. Points that arrive meanwhile wait for
+  // the next round.
+  flush() {
+    this.frame = null;
+    const start = performance.now();
+    this.lastFlush = start;
+    if (!this.round) this.round = this.charts.filter((c) => this.needsWork(c));
+    let drewData = false;
+    let drawn = 0;
+    while (this.round.length) {
+      if (drawn && performance.now() - start > FRAME_BUDGET_MS) break;
+      const c = this.round.shift();
+      if (!this.needsWork(c)) continue;
+      drewData = this.draw(c) || drewData;
+      drawn += 1;
+    }
+    if (drewData && this.firstPaint) {
+      // the next frame's callbacks run once this frame is painted
+      const done = this.firstPaint;
+      this.firstPaint = null;
+      requestAnimationFrame(() => done());
+    }
+    if (this.round.length) {
+      this.frame = requestAnimationFrame(() => this.flush());
+    } else {
+      this.round = null;
+      if (this.charts.some((c) => this.needsWork(c))) this.schedule();
+    }
+  }
+
+  needsWork(c) {
+    return !c.plotted || (c.visible && (c.dirty || c.pending.size > 0));
+  }
+
+  // One chart's update; true when it now shows data.
+  draw(c) {
+    if (c.dirty || !c.plotted) {
+      const data = c.buildTraces(this.weight);
+      Plotly.react(c.div, data, c.layout(this.shapes(), this.annotations()), PLOT_CONFIG);
+      if (!c.plotted) this.attachHover(c);
+      c.plotted = true;
+      c.dirty = false;
+      c.pending.clear();
+      return data.some((t) => t.x.length > 0);
+    }
+    const xs = [];
+    const ys = [];
+    const indices = [];
+    c.traces.forEach((t, i) => {
+      const from = c.pending.get(t.name);
+      if (from === undefined) return;
+      const s = this.store.get(t.name);
+      xs.push(s.steps.slice(from));
+      const tail = s.values.slice(from);
+      ys.push(t.smoothed ? tail.map((x) => t.smoother.next(x)) : tail);
+      indices.push(i);
+    });
+    c.pending.clear();
+    if (indices.length) Plotly.extendTraces(c.div, { x: xs, y: ys }, indices);
+    return true;
+  }
+
+  setSmoothing(weight) {
+    this.weight = weight;
+    for (const c of this.charts) c.dirty = true;
+    this.schedule();
+  }
+
+  // A vertical dashed line where a hyper-parameter change took effect.
+  addMarker(step, changes) {
+    const text = Object.entries(changes).map(([k, v]) => `${k}=${v}`).join(" ");
+    if (this.markers.some((m) => m.step === step && m.text === text)) return;
+    this.markers.push({ step, text });
+    this.relayoutAll();
+  }
+
+  clearMarkers() {
+    this.markers = [];
+    this.relayoutAll();
+  }
+
+  shapes() {
+    const shapes = this.markers.map((m) => ({
+      type: "line", xref: "x", yref: "paper", x0: m.step, x1: m.step, y0: 0, y1: 1,
+      line: { color: "#b26a00", width: 1, dash: "dash" }, name: "hyperparams",
+    }));
+    if (this.cursor) {
+      shapes.push({ type: "line", xref: "x", yref: "paper", x0: this.cursor.step, x1: this.cursor.step,
+        y0: 0, y1: 1, line: { color: "#1d2330", width: 1 }, name: "cursor" });
+    }
+    return shapes;
+  }
+
+  annotations() {
+    return this.markers.map((m) => ({
+      x: m.step, xref: "x", y: 1, yref: "paper", text: m.text, showarrow: false,
+      xanchor: "left", yanchor: "top", font: { size: 10, color: "#b26a00" },
+      bgcolor: "rgba(255,255,255,.8)",
+    }));
+  }
+
+  relayoutAll() {
+    if (this.relayoutFrame) return;
+    this.relayoutFrame = requestAnimationFrame(() => {
+      this.relayoutFrame = null;
+      const update = { shapes: this.shapes(), annotations: this.annotations() };
+      for (const c of this.charts) if (c.plotted) Plotly.relayout(c.div, update);
+    });
+  }
+
+  // The step cursor: a vertical line at `step` on every chart (null: none).
+  setCursor(step, { pinned = true } = {}) {
+    if (step === null || step === undefined) this.cursor = null;
+    else this.cursor = { step, pinned };
+    this.updateCursorText();
+    this.relayoutAll();
+    for (const fn of this.cursorListeners) fn(this.cursor);
+  }
+
+  onCursor(fn) {
+    this.cursorListeners.push(fn);
+  }
+
+  updateCursorText() {
+    this.cursorText.textContent = this.cursor
+      ? `Cursor at step ${this.cursor.step.toLocaleString()}`
+      : "Hover or click a chart to place a step cursor";
+  }
+
+  attachHover(chart) {
+    chart.div.on("plotly_hover", (ev) => {
+      const step = ev.points && ev.points.length ? ev.points[0].x : null;
+      if (step === null || (this.cursor && this.cursor.pinned)) return;
+      if (!this.cursor || this.cursor.step !== step) this.setCursor(step, { pinned: false });
+    });
+    chart.div.on("plotly_click", (ev) => {
+      const step = ev.points && ev.points.length ? ev.points[0].x : null;
+      if (step !== null) this.setCursor(step, { pinned: true });
+    });
+  }
+
+  // Resolves once a chart has been drawn with data and the browser painted it.
+  whenPainted() {
+    return new Promise((resolve) => {
+      this.firstPaint = resolve;
+    });
+  }
+}
+
+const PLOT_CONFIG = {
+  displaylogo: false,
+  responsive: true,
+  modeBarButtonsToRemove: ["select2d", "lasso2d", "autoScale2d"],
+};
