@@ -43,7 +43,9 @@ def wait_new_image(page: Any, old: str) -> str:
 
 
 def test_a_slider_moves_the_image(page: Any, image_run: str) -> None:
-    page.goto(f"/explore?run={image_run}&step=4")
+    page.goto(f"/runs/{image_run}")  # opened from the run page's list of checkpoints
+    page.locator("#checkpoints a", has_text="Explore").click()
+    page.wait_for_url(f"**/explore?run={image_run}&step=4")
     first = wait_new_image(page, "")
     assert page.locator("#dims .slider").count() == 16  # z has 16 dimensions
     assert "round trip" in page.locator("#latency").inner_text()

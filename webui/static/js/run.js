@@ -245,6 +245,7 @@ class RunPage {
     this.started = true;
     this.config = run.config || {};
     const isToy = this.config.model && this.config.model.arch === "mlp";
+    this.isToy = isToy;
     const reg = this.config.regularization || {};
     root.replaceChildren();
 
@@ -370,7 +371,8 @@ class RunPage {
       const row = el("tr", { dataset: { step: String(c.step) } },
         el("td", {}, c.step.toLocaleString()),
         el("td", {}, size),
-        el("td", {}, el("a", { href: c.url, download: "" }, "Download")));
+        el("td", { class: "checkpoint-links" }, el("a", { href: c.url, download: "" }, "Download"),
+          this.isToy ? null : el("a", { href: `/explore?run=${runId}&step=${c.step}` }, "Explore")));
       const later = [...this.checkpointRows.entries()].filter(([s]) => s > c.step).sort((a, b) => a[0] - b[0]);
       if (later.length) this.checkpointBody.insertBefore(row, later[0][1]);
       else this.checkpointBody.append(row);
