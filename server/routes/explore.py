@@ -10,25 +10,23 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import json
 import os
-import re
 import tempfile
 import time
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Response, WebSocket, WebSocketDisconnect, status
+from fastapi import APIRouter, Query, Response, WebSocket, status
 from pydantic import Field, ValidationError, model_validator
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
-from server.deps import AdminDep, AppState, RunId, StateDep, websocket_allowed
+from server.deps import AdminDep, AppState, RunId, StateDep
 from server.inference import ImageServiceError
 from server.models import CheckpointRow
-from server.routes.ws import CLOSE_NOT_FOUND, CLOSE_POLICY
-from server.schemas import RUN_ID_PATTERN, Strict
+from server.routes.ws import accept_run_socket, until_first_done
+from server.schemas import Strict
 from server.service import Conflict, Invalid, NotFound
 
 router = APIRouter(tags=["explore"])
@@ -271,14 +269,8 @@ async def explore_stream(websocket: WebSocket, run_id: str) -> None:
     one while waiting. A bad request gets ``{"type": "error", "id", "message"}``.
     """
     state: AppState = websocket.app.state.ganscope
-    refused = websocket_allowed(websocket)
-    if refused:
-        await websocket.close(CLOSE_POLICY, refused)
+    if not await accept_run_socket(websocket, run_id):
         return
-    if not re.fullmatch(RUN_ID_PATTERN, run_id):
-        await websocket.close(CLOSE_NOT_FOUND, "no such run")
-        return
-    await websocket.accept()
     newest: list[tuple[float, dict[str, Any]]] = []  # at most one waiting request
     superseded = [0]
     arrived = asyncio.Event()
@@ -332,18 +324,7 @@ async def explore_stream(websocket: WebSocket, run_id: str) -> None:
         cache[step] = (path, found, time.monotonic())
         return path, found
 
-    tasks = [asyncio.create_task(receive()), asyncio.create_task(render())]
-    try:
-        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-        for task in done:
-            exc = task.exception()
-            if exc is not None and not isinstance(exc, WebSocketDisconnect | RuntimeError):
-                raise exc
-    finally:
-        for task in tasks:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+    await until_first_done(receive(), render())
 
 
 def _describe(exc: Exception) -> str:

@@ -7,7 +7,8 @@ import contextlib
 import json
 import logging
 import re
-from typing import Annotated
+from collections.abc import Coroutine
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect
 from starlette.concurrency import run_in_threadpool
@@ -59,19 +60,37 @@ async def _send_loop(websocket: WebSocket, sub: Subscriber) -> None:
 
 async def _serve(websocket: WebSocket, sub: Subscriber) -> None:
     """Send until the client goes away; a concurrent receive notices the disconnect."""
-    sender = asyncio.create_task(_send_loop(websocket, sub))
-    receiver = asyncio.create_task(_receive_until_closed(websocket))
+    await until_first_done(_send_loop(websocket, sub), _receive_until_closed(websocket))
+
+
+async def until_first_done(*jobs: Coroutine[Any, Any, None]) -> None:
+    """Run a socket's jobs until the first one ends (the client left, or the sender is done),
+    then cancel the others. A closed socket's errors end a job quietly; others propagate."""
+    tasks = [asyncio.create_task(job) for job in jobs]
     try:
-        done, _ = await asyncio.wait({sender, receiver}, return_when=asyncio.FIRST_COMPLETED)
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         for task in done:
             exc = task.exception()
             if exc is not None and not isinstance(exc, WebSocketDisconnect | RuntimeError):
                 raise exc
     finally:
-        for task in (sender, receiver):
+        for task in tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+
+
+async def accept_run_socket(websocket: WebSocket, run_id: str) -> bool:
+    """Refuse a run's WebSocket (token, origin, a malformed run id) or accept it."""
+    refused = websocket_allowed(websocket)
+    if refused:
+        await websocket.close(CLOSE_POLICY, refused)
+        return False
+    if not re.fullmatch(RUN_ID_PATTERN, run_id):
+        await websocket.close(CLOSE_NOT_FOUND, "no such run")
+        return False
+    await websocket.accept()
+    return True
 
 
 async def _receive_until_closed(websocket: WebSocket) -> None:
@@ -93,14 +112,8 @@ async def run_stream(
     Reconnect with ``?after_seq=<the last seq you saw>`` to get exactly what you missed.
     """
     state: AppState = websocket.app.state.ganscope
-    refused = websocket_allowed(websocket)
-    if refused:
-        await websocket.close(CLOSE_POLICY, refused)
+    if not await accept_run_socket(websocket, run_id):
         return
-    if not re.fullmatch(RUN_ID_PATTERN, run_id):
-        await websocket.close(CLOSE_NOT_FOUND, "no such run")
-        return
-    await websocket.accept()
     hub = state.hub
     sub = hub.subscribe(run_id)  # first subscribe, then read: nothing falls in between
     try:
