@@ -40,7 +40,7 @@ def decimate(steps: Any, values: Any, max_points: int) -> tuple[list[int], list[
     if n > max_points:
         buckets = max(1, (max_points - 2) // 2)
         # interior points 1..n-2 split into `buckets` runs of nearly equal length
-        bounds = 1 + (np.arange(buckets + 1) * ((n - 2) / buckets)).astype(np.int64)
+        bounds = 1 + np.arange(buckets + 1) * (n - 2) // buckets  # exact: ends at n - 1
         starts, ends = bounds[:-1], bounds[1:]
         nonempty = ends > starts
         starts, ends = starts[nonempty], ends[nonempty]

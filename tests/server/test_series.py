@@ -95,10 +95,9 @@ def reference_decimate(steps, values, max_points):
         return [s for s, _ in pts], [v for _, v in pts]
     interior = pts[1:-1]
     buckets = max(1, (max_points - 2) // 2)
-    size = len(interior) / buckets
     keep = [pts[0]]
     for b in range(buckets):
-        chunk = interior[int(b * size): int((b + 1) * size)]
+        chunk = interior[b * len(interior) // buckets: (b + 1) * len(interior) // buckets]
         if chunk:
             lo = min(range(len(chunk)), key=lambda i: chunk[i][1])
             hi = max(range(len(chunk)), key=lambda i: chunk[i][1])
@@ -107,9 +106,17 @@ def reference_decimate(steps, values, max_points):
     return [s for s, _ in keep], [v for _, v in keep]
 
 
-@pytest.mark.parametrize("n,limit", [(10, 4), (1000, 50), (1001, 7), (12_345, 2000)])
+@pytest.mark.parametrize("n,limit", [(10, 4), (1000, 50), (1001, 7), (12_345, 2000),
+                                     (1024, 500)])  # 1022 / 249 * 249 < 1022 in floats
 def test_decimate_matches_the_plain_definition(n: int, limit: int) -> None:
     rng = random.Random(n)
     steps = list(range(n))
     values = [None if rng.random() < 0.05 else math.floor(rng.gauss(0, 3)) for _ in steps]
     assert decimate(steps, values, limit) == reference_decimate(steps, values, limit)
+
+
+def test_decimate_keeps_every_point_in_some_bucket_for_any_length() -> None:
+    for n in range(5, 1500, 7):
+        for limit in (4, 9, 100, 500):
+            steps, values = decimate(list(range(n)), [float(i) for i in range(n)], limit)
+            assert len(values) <= limit and steps[0] == 0 and steps[-1] == n - 1
