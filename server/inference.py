@@ -278,6 +278,80 @@ class ImageEngine:
         while len(self.banks) > 4:
             self.banks.popitem(last=False)
 
+    # -- study image pools ----------------------------------------------------------------------
+
+    def op_pool(self, checkpoint: str, kind: str, folder: str, names: list[str],
+                ema: bool = True, seed: int = 0) -> dict[str, Any]:
+        """Write one PNG per name into ``folder``: samples of G (``fake``), images of the
+        run's data set (``real``; held out of training where the set allows), or images of an
+        untrained G of the same architecture (``vigilance``: obviously fake, same size and
+        format). Returns what the images are, in words."""
+        import torch
+
+        from gan_core.generate import to_uint8
+
+        g = self.generator(checkpoint, ema)
+        n = len(names)
+        if kind == "fake":
+            images = to_uint8(g(g.sample_z(n, seed), g.labels(None, n)))
+            source = f"G{' (EMA)' if g.ema else ''} at step {g.step}"
+        elif kind == "vigilance":
+            from gan_core.models import build_models
+
+            torch.manual_seed(seed)
+            untrained, _ = build_models(g.config.model, shape=g.image_shape,
+                                        num_classes=g.num_classes)
+            labels = g.labels(None, n)
+            with torch.inference_mode():
+                images = to_uint8(untrained.eval()(g.sample_z(n, seed),
+                                                   None if labels is None else labels.cpu()))
+            source = "an untrained generator of the same architecture"
+        elif kind == "real":
+            images, source = self._real_images(g, n, seed)
+        else:
+            raise ValueError(f"kind must be 'fake', 'real' or 'vigilance', got {kind!r}")
+        out = Path(folder)
+        out.mkdir(parents=True, exist_ok=True)
+        from PIL import Image
+
+        for name, image in zip(names, images, strict=True):
+            Image.fromarray(image[:, :, 0] if image.shape[2] == 1 else image).save(
+                out / f"{name}.png", "PNG")
+        return {"source": source, "count": n, "step": g.step, "ema": g.ema}
+
+    def _real_images(self, g: Any, n: int, seed: int) -> tuple[Any, str]:
+        """``n`` images of the run's data set as uint8 (n, H, W, C): images past
+        ``data.limit`` (never in the training stream) when there are enough, else a seeded
+        draw from the training images, and a sentence saying which."""
+        import torch
+
+        from gan_core.data import build_data
+        from gan_core.generate import to_uint8
+
+        data = g.config.data
+        generator = torch.Generator().manual_seed(int(seed))
+        if data.limit is not None:
+            full = build_data(data.model_copy(update={"limit": None}), seed=g.config.seed)
+            try:
+                spare = (full.info.size or 0) - data.limit
+                fetch = getattr(full, "_fetch", None)  # index access: in-memory and file sets
+                if spare >= n and fetch is not None:
+                    picks = data.limit + torch.randperm(spare, generator=generator)[:n]
+                    pixels, _ = fetch(picks)
+                    return (pixels.permute(0, 2, 3, 1).numpy(),
+                            f"held out: {n} of the {spare} {data.name} images past "
+                            f"data.limit={data.limit}, never in the training stream")
+            finally:
+                full.close()
+        source = build_data(data, seed=g.config.seed)
+        try:
+            images, _ = source.sample(n, generator)
+        finally:
+            source.close()
+        return (to_uint8(images),
+                f"{data.name} training images (a seeded draw; this run trained on the whole "
+                "set, so none is held out)")
+
 
 def tile(images: Any, nrow: int | None = None, pad: int = 2) -> Any:
     """(B, H, W, C) uint8 -> one (H', W', C) grid, ``nrow`` images a row (default square)."""

@@ -9,11 +9,23 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
-__all__ = ["Base", "CheckpointRow", "MetricPoint", "Run", "RunEvent", "SampleRow"]
+__all__ = ["Base", "CheckpointRow", "Judgment", "MetricPoint", "PoolImage", "Run", "RunEvent",
+           "SampleRow", "Study", "StudyCondition", "StudySession", "StudyTrial"]
 
 ACTIVE = ("queued", "starting", "running", "paused")
 TERMINAL = ("stopped", "completed", "diverged", "failed", "interrupted")
@@ -115,4 +127,119 @@ class RunEvent(RunChild, Base):
 
     kind: Mapped[str] = mapped_column(String(20))  # status | hyperparams
     data: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# -- real-vs-fake studies with people ------------------------------------------------------------
+
+
+class Study(Base):
+    """A real-vs-fake study: its protocol, and image pools frozen at creation."""
+
+    __tablename__ = "studies"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    protocol: Mapped[str] = mapped_column(String(20))  # 2afc | single
+    presentation: Mapped[str] = mapped_column(String(20))  # sequential | side_by_side
+    exposure_ms: Mapped[int]
+    gap_ms: Mapped[int]
+    practice_trials: Mapped[int]
+    main_trials: Mapped[int]
+    vigilance_rate: Mapped[float] = mapped_column(Float)
+    # the share of vigilance trials a participant must get right not to be flagged
+    vigilance_pass: Mapped[float] = mapped_column(Float)
+    instructions: Mapped[str] = mapped_column(Text)
+    completion_code: Mapped[str] = mapped_column(String(100))
+    real_source: Mapped[str] = mapped_column(Text)  # what the real images are, in words
+    seed: Mapped[int]
+    status: Mapped[str] = mapped_column(String(20))  # open | closed
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class StudyCondition(Base):
+    """One generator under test: a run's checkpoint (G or its EMA), with a label."""
+
+    __tablename__ = "study_conditions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    study_id: Mapped[str] = mapped_column(ForeignKey("studies.id", ondelete="CASCADE"),
+                                          index=True)
+    position: Mapped[int]
+    label: Mapped[str] = mapped_column(String(100))
+    # no foreign key: deleting a run must not delete the judgments made of its images
+    run_id: Mapped[str] = mapped_column(String(32), index=True)
+    step: Mapped[int]
+    ema: Mapped[bool]
+
+
+class PoolImage(Base):
+    """An image of a study's pool; ``id`` is random and is all a participant ever sees."""
+
+    __tablename__ = "study_images"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    study_id: Mapped[str] = mapped_column(ForeignKey("studies.id", ondelete="CASCADE"),
+                                          index=True)
+    kind: Mapped[str] = mapped_column(String(10))  # real | fake | vigilance
+    condition_id: Mapped[int | None] = mapped_column(
+        ForeignKey("study_conditions.id", ondelete="CASCADE"))
+    position: Mapped[int]
+
+
+class StudySession(Base):
+    """One participant's one attempt at a study; trials are fixed when it starts."""
+
+    __tablename__ = "study_sessions"
+    __table_args__ = (UniqueConstraint("study_id", "participant",
+                                       name="uq_study_sessions_participant"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    study_id: Mapped[str] = mapped_column(ForeignKey("studies.id", ondelete="CASCADE"),
+                                          index=True)
+    participant: Mapped[str] = mapped_column(String(100))
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    condition_id: Mapped[int] = mapped_column(
+        ForeignKey("study_conditions.id", ondelete="CASCADE"), index=True)
+    seed: Mapped[int] = mapped_column(BigInteger)
+    total_trials: Mapped[int]
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    completed_at: Mapped[datetime | None]
+    user_agent: Mapped[str | None] = mapped_column(String(300))
+
+
+class StudyTrial(Base):
+    """A trial as fixed at assignment: the images in presentation order and the answer."""
+
+    __tablename__ = "study_trials"
+    __table_args__ = (UniqueConstraint("session_id", "position", name="uq_study_trials_position"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    session_id: Mapped[int] = mapped_column(
+        ForeignKey("study_sessions.id", ondelete="CASCADE"))
+    position: Mapped[int]
+    phase: Mapped[str] = mapped_column(String(10))  # practice | main
+    vigilance: Mapped[bool]
+    images: Mapped[list[str]] = mapped_column(JSON)  # pool image ids, as shown
+    # 2afc: the index of the fake among ``images``; single: 1 if the image is fake, else 0
+    answer: Mapped[int]
+    fake_shown: Mapped[bool]  # single: whether the image is fake (2afc: always)
+
+
+class Judgment(Base):
+    """A participant's answer to a trial; at most one per trial, committed before the next."""
+
+    __tablename__ = "study_judgments"
+    __table_args__ = (UniqueConstraint("session_id", "position",
+                                       name="uq_study_judgments_position"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    session_id: Mapped[int] = mapped_column(
+        ForeignKey("study_sessions.id", ondelete="CASCADE"))
+    position: Mapped[int]
+    response: Mapped[int]  # 2afc: the index chosen as fake; single: 1 fake, 0 real
+    correct: Mapped[bool]
+    fooled: Mapped[bool]  # a fake judged real
+    exposures_ms: Mapped[list[float]] = mapped_column(JSON)  # measured, one per image shown
+    response_ms: Mapped[float] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -7,9 +7,11 @@ modules under ``/static/js``, so a page shows exactly what a script would get.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import plotly
 from fastapi import APIRouter, Request
+from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.templating import Jinja2Templates
 
@@ -51,6 +53,27 @@ def compare_page(request: Request) -> HTMLResponse:
 @router.get("/explore")
 def explore_page(request: Request) -> HTMLResponse:
     return _page(request, "explore.html", "Latent explorer", nav="explore")
+
+
+StudyId = Annotated[str, PathParam(pattern=r"^[0-9a-f]{12}$")]
+
+
+@router.get("/studies")
+def studies_page(request: Request) -> HTMLResponse:
+    return _page(request, "study_list.html", "Studies", nav="studies")
+
+
+@router.get("/studies/{study_id}")
+def study_results_page(request: Request, study_id: StudyId) -> HTMLResponse:
+    return _page(request, "study_results.html", "Study results", nav="studies",
+                 study_id=study_id)
+
+
+@router.get("/s/{study_id}")
+def study_participant_page(request: Request, study_id: StudyId) -> HTMLResponse:
+    """A participant's page: no navigation to the dashboard, nothing about the conditions."""
+    return _page(request, "study_participant.html", "Image study", nav="participant",
+                 study_id=study_id)
 
 
 @router.get("/static/vendor/plotly.min.js")
