@@ -19,6 +19,7 @@ __all__ = [
     "ConfigError",
     "DCGANModel",
     "DataConfig",
+    "EvalConfig",
     "ImageData",
     "LossConfig",
     "MLPModel",
@@ -292,6 +293,43 @@ class ScheduleConfig(StrictModel):
     grid_size: int = Field(64, ge=1, le=256, description="Samples in a grid (fixed noise).")
 
 
+EVAL_METRICS = ("fid", "kid", "prdc", "is")
+# data sets the MNIST domain features were trained for (gray digits)
+MNIST_FEATURE_SETS = ("mnist5k", "mnist", "digits")
+
+
+class EvalConfig(StrictModel):
+    """Periodic evaluation of G during training (off unless ``every`` is set)."""
+
+    every: int | None = Field(
+        None,
+        ge=1,
+        le=10_000_000,
+        description="Steps between evaluations (and one at the end); empty: off. Runs between "
+        "steps; its time is reported as eval_time and not counted in step_time.",
+    )
+    metrics: list[Literal["fid", "kid", "prdc", "is"]] = Field(
+        default_factory=lambda: ["fid"],
+        min_length=1,
+        description="fid, kid, prdc (precision, recall, density, coverage), is (needs a "
+        "classifier head: the MNIST features, or Inception's full weights).",
+    )
+    features: Literal["mnist", "inception"] = Field(
+        "mnist",
+        description="mnist: a small digit classifier, fast on a CPU, for the MNIST sets only "
+        "(values named fid_mnist etc., not comparable to Inception FID); inception: the "
+        "network papers report FID with (slow on a CPU).",
+    )
+    n: int = Field(
+        2000, ge=100, le=50_000,
+        description="Generated samples per evaluation (and real samples, up to the set's size)."
+    )
+    checkpoint_best: bool = Field(
+        True, description="Save a checkpoint whenever FID reaches a new best, so the best "
+        "G is kept (needs fid in metrics)."
+    )
+
+
 class RunConfig(StrictModel):
     """Everything that defines a training run."""
 
@@ -305,6 +343,9 @@ class RunConfig(StrictModel):
     )
     optim: OptimConfig = Field(default_factory=OptimConfig, description="Optimizers.")
     train: ScheduleConfig = Field(default_factory=ScheduleConfig, description="Schedule.")
+    eval: EvalConfig = Field(
+        default_factory=EvalConfig, description="Metrics measured during training."
+    )
 
     @property
     def is_toy(self) -> bool:
@@ -331,6 +372,17 @@ class RunConfig(StrictModel):
                 raise ValueError(
                     f"model.conditional: data set {self.data.name!r} has no class labels; "
                     "set model.conditional to false"
+                )
+        if self.eval.every is not None:
+            if self.is_toy:
+                raise ValueError(
+                    "eval.every: FID and the other image metrics need image data; 2D runs "
+                    "report modes_captured and w1_exact already (leave eval.every empty)"
+                )
+            if self.eval.features == "mnist" and self.data.name not in MNIST_FEATURE_SETS:
+                raise ValueError(
+                    f"eval.features: the MNIST features fit only {MNIST_FEATURE_SETS}, not "
+                    f"{self.data.name!r}; use 'inception'"
                 )
         if self.regularization.weight_clip and self.regularization.gradient_penalty:
             raise ValueError(

@@ -191,6 +191,9 @@ class Trainer:
             self.toy_real = real
 
         self.spectral = SpectralMonitor(self.D)
+        self._evaluator: Any = None  # built at the first evaluation (eval.every)
+        self._best_fid = math.inf
+        self._save_best = False
         self.step = 0
         self.paused = False
         self._report_next = False  # after a single step, so its numbers show at once
@@ -344,8 +347,10 @@ class Trainer:
                 if self._report_next or self._periodic_due() or self.step == sched.steps:
                     self._report_next = False
                     self._report()
-                    if self.step % sched.checkpoint_every == 0 and self.step < sched.steps:
+                    due = self.step % sched.checkpoint_every == 0 or self._save_best
+                    if due and self.step < sched.steps:
                         self.save_checkpoint()
+                    self._save_best = False
                     self._restart_clock()
             return self._finish("completed", "")
         except _Diverged as exc:
@@ -364,7 +369,8 @@ class Trainer:
         s = self.config.train
         return any(
             self.step % every == 0
-            for every in (s.report_every, s.sample_every, s.spectral_every, s.checkpoint_every)
+            for every in (s.report_every, s.sample_every, s.spectral_every, s.checkpoint_every,
+                          self.config.eval.every or s.report_every)
         )
 
     def train_step(self) -> dict[str, Tensor]:
@@ -458,6 +464,9 @@ class Trainer:
             )
         if self.step % sched.sample_every == 0 or self.step == sched.steps:
             values.update(self._sample())
+        every = self.config.eval.every
+        if every and (self.step % every == 0 or self.step == sched.steps):
+            values.update(self._evaluate())
         self._emit(Metrics(step=self.step, values=values, steps=len(window)))
 
     def _sampling_generator(self) -> nn.Module:
@@ -477,6 +486,23 @@ class Trainer:
             return self._toy_view(fake)
         self._emit_grid(fake)
         return {}
+
+    def _evaluate(self) -> dict[str, float]:
+        """The eval.metrics of the sampling G (after the window's clock stopped, so its time
+        shows as eval_time, not in step_time); flags a new best FID for a checkpoint."""
+        from gan_core.evaluate import PeriodicEvaluator
+
+        start = time.perf_counter()
+        if self._evaluator is None:
+            num_classes = self.data.info.num_classes if self.conditional else None
+            self._evaluator = PeriodicEvaluator(self.config, self.data, self.device, num_classes)
+        values = self._evaluator(self._sampling_generator())
+        values["eval_time"] = time.perf_counter() - start
+        fid = next((v for k, v in values.items() if k.startswith("fid")), None)
+        if fid is not None and fid < self._best_fid:
+            self._best_fid = fid
+            self._save_best = self.config.eval.checkpoint_best
+        return values
 
     def _emit_grid(self, fake: Tensor) -> None:
         from PIL import Image

@@ -45,7 +45,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     imp.add_argument("--name", help="a name for the run (default: the config's)")
     imp.add_argument("--data-dir", help="the server's data directory")
 
+    ev = sub.add_parser("eval", help="measure a checkpoint: FID, KID, IS, precision/recall, "
+                        "density/coverage against its training data")
+    source = ev.add_mutually_exclusive_group(required=True)
+    source.add_argument("--run", help="a run id of the server (its latest checkpoint)")
+    source.add_argument("--checkpoint", help="a checkpoint file or a run folder")
+    ev.add_argument("--metrics", default="fid",
+                    help="comma-separated: fid, kid, prdc, is (default: fid)")
+    ev.add_argument("--n", type=int, default=10_000,
+                    help="generated samples, and real ones up to the set's size (default 10000)")
+    ev.add_argument("--features", choices=("inception", "mnist"), default="inception",
+                    help="inception: comparable with papers; mnist: fast digit features "
+                    "(values named *_mnist, not comparable)")
+    ev.add_argument("--seed", type=int, default=0, help="seed of the latents")
+    ev.add_argument("--no-ema", action="store_true", help="use G's raw weights, not the EMA")
+    ev.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    ev.add_argument("--out", help="JSON report (default: <run>/evals/eval_<step>_<features>"
+                    ".json)")
+    ev.add_argument("--data-dir", help="the server's data directory (for --run)")
+
     args = parser.parse_args(argv)
+    if args.command == "eval":
+        return _eval(args)
     if args.command == "serve":
         return _serve(args)
     if args.command == "import":
@@ -108,6 +129,45 @@ def _import(args: argparse.Namespace) -> int:
     finally:
         db.dispose()
     print(f"imported {args.folder} as run {run_id}")
+    return EXIT_OK
+
+
+def _eval(args: argparse.Namespace) -> int:
+    import json
+
+    from gan_core.evaluate import default_report_path, evaluate_checkpoint, resolve_checkpoint
+    from gan_core.train import resolve_device
+
+    try:
+        if args.run:
+            settings = _settings(args, data_dir=args.data_dir)
+            if settings is None:
+                return EXIT_USAGE
+            run_dir = settings.runs_dir / args.run
+            if not run_dir.is_dir() or Path(args.run).name != args.run:
+                raise ValueError(f"--run {args.run}: no run folder {run_dir}; see the run ids on "
+                                 "the dashboard or pass --checkpoint PATH")
+            checkpoint = resolve_checkpoint(run_dir)
+        else:
+            checkpoint = resolve_checkpoint(args.checkpoint)
+        device = resolve_device(args.device)
+        report = evaluate_checkpoint(checkpoint, metrics=args.metrics.split(","), n=args.n,
+                                     features=args.features, seed=args.seed,
+                                     ema=not args.no_ema, device=str(device))
+    except ValueError as exc:  # bad arguments, checkpoints, data or missing weights
+        print(f"ganscope: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    out = Path(args.out) if args.out else default_report_path(checkpoint, report.step,
+                                                              args.features)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report.to_dict(), indent=2))
+    print(f"{checkpoint} (step {report.step}, {'EMA ' if report.ema else ''}G), "
+          f"{report.n_generated} generated vs {report.n_real} real, {report.feature_label} "
+          f"features ({report.feature_identity}), {report.seconds:.1f} s")
+    print(report.table())
+    for note in report.notes:
+        print(f"note: {note}")
+    print(f"wrote {out}")
     return EXIT_OK
 
 
