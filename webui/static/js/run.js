@@ -4,7 +4,7 @@
 import { api, el, fmtNumber, hideBanner, LIVE_STATUSES, setConnection, showBanner, Stream } from "./api.js";
 import { HealthPanel } from "./health.js";
 import { Playground } from "./playground.js";
-import { Charts, chartSpecs, MetricStore } from "./run_charts.js";
+import { bestFid, Charts, chartSpecs, MetricStore } from "./run_charts.js";
 import { SampleViewer } from "./run_samples.js";
 
 const HISTORY_POINTS = 1500; // per series: about two points per pixel of a wide chart
@@ -285,6 +285,7 @@ class RunPage {
     this.charts = new Charts(chartsBox, this.store, chartSpecs({
       isToy, lossName: this.config.loss && this.config.loss.name,
       penalty: Boolean(reg.gradient_penalty || reg.r1_gamma),
+      evaluation: this.config.eval,
     }));
     this.charts.onCursor((cursor) => {
       if (!this.samples) return;
@@ -354,8 +355,12 @@ class RunPage {
     this.checkpointRows = new Map();
     this.checkpointBody = el("tbody");
     this.checkpointEmpty = el("p", { class: "muted" }, "No checkpoint yet.");
+    this.bestLine = el("p", { class: "best-fid", hidden: true, role: "status" });
+    this.studyRates = [];
+    if (!this.isToy) this.loadStudyRates();
     return el("section", { class: "panel", id: "checkpoints", "aria-label": "Checkpoints" },
       el("h2", {}, "Checkpoints"),
+      this.bestLine,
       this.checkpointList = el("div", { class: "checkpoint-scroll", tabindex: "0", "aria-label": "Checkpoint list",
         hidden: true },
         el("table", { class: "checkpoint-table" },
@@ -372,7 +377,9 @@ class RunPage {
         el("td", {}, c.step.toLocaleString()),
         el("td", {}, size),
         el("td", { class: "checkpoint-links" }, el("a", { href: c.url, download: "" }, "Download"),
-          this.isToy ? null : el("a", { href: `/explore?run=${runId}&step=${c.step}` }, "Explore")));
+          this.isToy ? null : el("a", { href: `/explore?run=${runId}&step=${c.step}` }, "Explore"),
+          this.isToy ? null : el("a", { href: `/studies?run=${runId}&step=${c.step}` }, "Study"),
+          el("span", { class: "checkpoint-notes" })));
       const later = [...this.checkpointRows.entries()].filter(([s]) => s > c.step).sort((a, b) => a[0] - b[0]);
       if (later.length) this.checkpointBody.insertBefore(row, later[0][1]);
       else this.checkpointBody.append(row);
@@ -380,6 +387,38 @@ class RunPage {
     }
     this.checkpointEmpty.hidden = this.checkpointRows.size > 0;
     this.checkpointList.hidden = this.checkpointRows.size === 0;
+    this.markCheckpoints();
+  }
+
+  // Notes beside checkpoints: the best FID so far, and fooling rates from studies.
+  markCheckpoints() {
+    const best = bestFid(this.store);
+    if (best) {
+      this.bestLine.textContent = `Best ${best.name === "fid" ? "FID" : "FID (MNIST features)"} ` +
+        `${fmtNumber(best.value, 4)} at step ${best.step.toLocaleString()}` +
+        (this.checkpointRows.has(best.step) ? ": its checkpoint is kept." : ".");
+    }
+    this.bestLine.hidden = !best;
+    for (const [step, row] of this.checkpointRows) {
+      const notes = [];
+      if (best && best.step === step) notes.push("best FID");
+      for (const r of this.studyRates.filter((x) => x.step === step)) {
+        const rate = r.fooling_rate === null ? "–" : `${(100 * r.fooling_rate).toFixed(1)}%`;
+        const ci = r.ci_low === null ? "" : ` [${(100 * r.ci_low).toFixed(0)}–${(100 * r.ci_high).toFixed(0)}%]`;
+        const people = `${r.participants} participant${r.participants === 1 ? "" : "s"}`;
+        notes.push(`fools ${rate}${ci} in “${r.study}” (${people})`);
+      }
+      row.querySelector(".checkpoint-notes").textContent = notes.join(" · ");
+    }
+  }
+
+  async loadStudyRates() {
+    try {
+      this.studyRates = (await api(`/api/runs/${runId}/studies`)).data;
+      this.markCheckpoints();
+    } catch {
+      this.studyRates = []; // no studies, or studies are for the admin only: nothing to show
+    }
   }
 
   // -- header and controls ----------------------------------------------------------------------
@@ -486,6 +525,7 @@ class RunPage {
     if (this.healthTimer !== null || !this.health) return;
     this.healthTimer = setTimeout(() => {
       this.healthTimer = null;
+      this.markCheckpoints();
       this.health.update({
         store: this.store,
         status: this.run.status,

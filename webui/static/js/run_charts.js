@@ -210,7 +210,7 @@ export class MetricStore {
 // What each chart shows. `series`: names in order; `prefix`: every series whose name starts
 // with it (one trace per D layer); `raw`: drawn as they are, without smoothing (sparse
 // measurements); `y2`: on a right-hand axis.
-export function chartSpecs({ isToy, lossName, penalty }) {
+export function chartSpecs({ isToy, lossName, penalty, evaluation }) {
   const probabilistic = lossName === "minimax" || lossName === "nonsaturating";
   const specs = [
     { id: "losses", title: "D and G losses", series: ["loss_d", "loss_g"], ytitle: "loss" },
@@ -238,6 +238,7 @@ export function chartSpecs({ isToy, lossName, penalty }) {
       id: "penalty", title: "Penalty", series: ["gradient_penalty", "r1_penalty"], ytitle: "penalty",
     });
   }
+  specs.push(...evaluationSpecs(evaluation));
   if (isToy) {
     specs.splice(2, 0, {
       id: "toy-quality", title: "Modes captured and high-quality fraction",
@@ -246,6 +247,34 @@ export function chartSpecs({ isToy, lossName, penalty }) {
     });
   }
   return specs;
+}
+
+// The config's periodic evaluation (eval.every): one chart per metric asked for, with the
+// names the trainer reports (a "_mnist" suffix for the MNIST feature space).
+export function evaluationSpecs(evaluation) {
+  if (!evaluation || !evaluation.every) return [];
+  const mnist = evaluation.features === "mnist";
+  const suffix = mnist ? "_mnist" : "";
+  const space = mnist ? " (MNIST features: not comparable to Inception)" : " (Inception)";
+  const named = (names) => names.map((n) => `${n}${suffix}`);
+  const specs = {
+    fid: { id: "eval-fid", title: `FID${space}`, series: named(["fid"]), ytitle: "FID, lower is better" },
+    kid: { id: "eval-kid", title: `KID${space}`, series: named(["kid"]), ytitle: "KID, lower is better" },
+    prdc: { id: "eval-prdc", title: `Precision, recall, density, coverage${space}`,
+      series: named(["precision", "recall", "density", "coverage"]), ytitle: "higher is better" },
+    is: { id: "eval-is", title: `Inception score${space}`, series: named(["is"]), ytitle: "IS, higher is better" },
+  };
+  return (evaluation.metrics || ["fid"]).filter((m) => specs[m]).map((m) => ({ ...specs[m], raw: specs[m].series }));
+}
+
+// The step with the lowest FID so far (the answer to "when should I stop?"), or null.
+export function bestFid(store) {
+  const name = store.names().find((n) => n === "fid" || n === "fid_mnist");
+  const s = name && store.get(name);
+  if (!s || !s.values.length) return null;
+  let best = 0;
+  s.values.forEach((v, i) => { if (v < s.values[best]) best = i; });
+  return { name, step: s.steps[best], value: s.values[best] };
 }
 
 const LABELS = {

@@ -83,7 +83,15 @@ async function main() {
     $("create").replaceChildren(el("h2", {}, "New study"), el("p", { class: "empty" },
       "A study needs a trained image run with a checkpoint: ", el("a", { href: "/runs/new" }, "start one"), "."));
   } else {
-    $("conditions").append(conditionRow(0));
+    const first = conditionRow(0);
+    // "Use in a study" on a run page's checkpoint: that checkpoint is the first condition
+    const wanted = new URLSearchParams(location.search);
+    if (imageRuns.some((r) => r.id === wanted.get("run"))) {
+      first.querySelector("[name=run_id]").value = wanted.get("run");
+      if (wanted.get("step") !== null) first.querySelector("[name=step]").value = wanted.get("step");
+      $("create").scrollIntoView();
+    }
+    $("conditions").append(first);
     $("add-condition").addEventListener("click", () => {
       $("conditions").append(conditionRow($("conditions").children.length));
     });
