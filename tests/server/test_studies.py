@@ -224,3 +224,47 @@ def test_acknowledged_judgments_survive_sigkill(server: Server, study: dict) -> 
     with httpx.Client(base_url=server.url, timeout=30) as api:
         state = api.get(f"/api/studies/{sid}/sessions/{token}").json()
         assert state["answered"] == 3 and state["trial"]["position"] == 3
+
+
+def test_the_single_image_protocol_scores_fakes_judged_real(api: httpx.Client, server: Server,
+                                                           image_run: str) -> None:
+    """HYPE-style: one image per trial; only fake images count toward the fooling rate."""
+    r = api.post("/api/studies", json={"name": "single", **SMALL, "protocol": "single",
+                                       "main_trials": 12, "conditions": [
+                                           {"run_id": image_run, "label": "g"}]})
+    assert r.status_code == 201, r.text
+    sid = r.json()["id"]
+
+    def credulous(position: int, token: str) -> int:  # says "real" to all but vigilance
+        answer, vigilance, _ = truth(server, token)[position]
+        return answer if vigilance else 0
+
+    def skeptic(position: int, token: str) -> int:  # says "fake" to everything
+        return 1
+
+    def fakes_shown(token: str) -> int:
+        return sum(1 for answer, vig, phase in truth(server, token).values()
+                   if phase == "main" and not vig and answer == 1)
+
+    first = take_part(api, sid, "S1", credulous)
+    second = take_part(api, sid, "S2", skeptic)
+    assert first["done"] and second["done"]
+    results = api.get(f"/api/studies/{sid}/results").json()
+    people = {p["participant"]: p for p in results["participants"]}
+    assert people["S1"]["fooling_rate"] == 1.0 and people["S2"]["fooling_rate"] == 0.0
+    scored = 12 - round(12 * SMALL["vigilance_rate"])
+    assert 0 < fakes_shown(first["token"]) < scored  # real images were shown too
+    condition = results["conditions"][0]
+    assert condition["trials"] == fakes_shown(first["token"]) + fakes_shown(second["token"])
+    assert condition["fooling_rate"] == pytest.approx(
+        fakes_shown(first["token"]) / condition["trials"], abs=1e-6)
+
+    # closing takes no new participants; reopening does; deleting removes it all
+    assert api.post(f"/api/studies/{sid}/close").status_code == 200
+    late = api.post(f"/api/studies/{sid}/sessions", json={"participant": "S3"})
+    assert late.status_code == 409 and "closed" in late.text
+    assert api.post(f"/api/studies/{sid}/open").status_code == 200
+    assert api.post(f"/api/studies/{sid}/sessions", json={"participant": "S3"}).status_code == 200
+    assert api.delete(f"/api/studies/{sid}").status_code == 204
+    assert api.get(f"/api/studies/{sid}").status_code == 404
+    assert not (server.data_dir / "studies" / sid).exists()
