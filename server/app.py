@@ -21,7 +21,7 @@ from server.deps import AppState
 from server.hub import Hub
 from server.inference import ImageService, ImageServiceError
 from server.jobs.manager import JobManager, default_gpus
-from server.routes import animation, explore, pages, runs, studies, system, ws
+from server.routes import animation, explore, pages, runs, studies, support, system, ws
 from server.series import SeriesCache
 from server.service import Conflict, Invalid, NotFound, RunService
 from server.settings import Settings
@@ -101,6 +101,7 @@ def create_app(settings: Settings | None = None,
     app.include_router(ws.router)
     app.include_router(explore.router)
     app.include_router(studies.router)
+    app.include_router(support.router)
     app.include_router(pages.router)  # before /static: plotly.js lives in the plotly package
     app.mount("/static", StaticFiles(directory=pages.STATIC_DIR), name="static")
     return app

@@ -34,6 +34,9 @@ log = logging.getLogger(__name__)
 MAX_GENERATORS = 4  # loaded checkpoints kept; a 64 px DCGAN is tens of MB
 MAX_DIRECTION_SETS = 16
 NEIGHBOUR_BANK = 20_000  # training images searched (all of them in the offline sets)
+SUPPORT_MAX_S = 5000  # samples in one birthday-paradox draw
+SUPPORT_BATCH = 500
+SUPPORT_SPACES = ("auto", "mnist", "critic", "pixel")
 
 
 class ImageServiceError(RuntimeError):
@@ -99,6 +102,7 @@ class ImageEngine:
         self.generators: OrderedDict[tuple, Any] = OrderedDict()
         self.directions: OrderedDict[tuple, Any] = OrderedDict()
         self.banks: OrderedDict[tuple, Any] = OrderedDict()
+        self._mnist: Any = None  # the MNIST feature net, loaded on first use
 
     def handle(self, op: str, params: dict[str, Any]) -> dict[str, Any]:
         method = getattr(self, f"op_{op}", None)
@@ -351,6 +355,62 @@ class ImageEngine:
         return (to_uint8(images),
                 f"{data.name} training images (a seeded draw; this run trained on the whole "
                 "set, so none is held out)")
+
+    # -- the birthday-paradox support test ------------------------------------------------------
+
+    def op_support_draw(self, checkpoint: str, ema: bool = True, s: int = 100, seed: int = 0,
+                        top: int = 20, features: str = "auto") -> dict[str, Any]:
+        """Draw ``s`` samples of G (the seed's latents), and return the ``top`` closest pairs
+        in a feature space as images, closest first: the candidates a person judges.
+
+        ``features``: ``mnist`` (the MNIST feature net; MNIST-like sets only), ``critic``
+        (the run's own D), ``pixel``; ``auto``: mnist where it fits, else critic."""
+        import torch
+
+        from gan_core.config import MNIST_FEATURE_SETS
+        from gan_core.evaluate import check_features_fit, generated_features
+        from gan_core.generate import to_uint8
+        from gan_core.metrics.support import closest_pairs
+
+        if not 2 <= s <= SUPPORT_MAX_S:
+            raise ValueError(f"s must lie in 2..{SUPPORT_MAX_S}, got {s}")
+        if features not in SUPPORT_SPACES:
+            raise ValueError(f"features must be one of {', '.join(SUPPORT_SPACES)}, got "
+                             f"{features!r}")
+        g = self.generator(checkpoint, ema)
+        data_name = g.config.data.name
+        space = features
+        if space == "auto":
+            space = "mnist" if data_name in MNIST_FEATURE_SETS else "critic"
+        if space == "mnist":
+            check_features_fit("mnist", data_name)
+        z = g.sample_z(s, seed)  # (s, z_dim)
+        labels = g.labels(None, s)
+        if space == "mnist":
+            feats = generated_features(g, z, labels, self._mnist_extractor()).features
+        else:
+            chunks = []
+            for i in range(0, s, SUPPORT_BATCH):
+                images = g(z[i:i + SUPPORT_BATCH],
+                           None if labels is None else labels[i:i + SUPPORT_BATCH])
+                chunks.append(images.flatten(1).cpu() if space == "pixel"
+                              else g.critic_features(images).cpu())
+            feats = torch.cat(chunks)  # (s, D)
+        pairs = closest_pairs(feats, top)
+        shown = sorted({k for i, j, _ in pairs for k in (i, j)})
+        picked = torch.tensor(shown)
+        images = to_uint8(g(z[picked], None if labels is None else labels[picked]))
+        url = {k: png_data_url(im) for k, im in zip(shown, images, strict=True)}
+        return {"s": s, "seed": seed, "space": space, "step": g.step, "ema": g.ema,
+                "pairs": [{"i": i, "j": j, "distance": d, "image_i": url[i], "image_j": url[j]}
+                          for i, j, d in pairs]}
+
+    def _mnist_extractor(self) -> Any:
+        if self._mnist is None:
+            from gan_core.metrics.features import build_extractor
+
+            self._mnist = build_extractor("mnist", self.device)
+        return self._mnist
 
 
 def tile(images: Any, nrow: int | None = None, pad: int = 2) -> Any:

@@ -55,6 +55,11 @@ def explore_page(request: Request) -> HTMLResponse:
     return _page(request, "explore.html", "Latent explorer", nav="explore")
 
 
+@router.get("/support")
+def support_page(request: Request) -> HTMLResponse:
+    return _page(request, "support.html", "Support size", nav="explore")
+
+
 StudyId = Annotated[str, PathParam(pattern=r"^[0-9a-f]{12}$")]
 
 

@@ -379,6 +379,8 @@ class RunPage {
         el("td", { class: "checkpoint-links" }, el("a", { href: c.url, download: "" }, "Download"),
           this.isToy ? null : el("a", { href: `/explore?run=${runId}&step=${c.step}` }, "Explore"),
           this.isToy ? null : el("a", { href: `/studies?run=${runId}&step=${c.step}` }, "Study"),
+          this.isToy ? null : el("a", { href: `/support?run=${runId}&step=${c.step}`,
+            title: "Birthday-paradox test of the support size" }, "Support"),
           el("span", { class: "checkpoint-notes" })));
       const later = [...this.checkpointRows.entries()].filter(([s]) => s > c.step).sort((a, b) => a[0] - b[0]);
       if (later.length) this.checkpointBody.insertBefore(row, later[0][1]);
