@@ -309,7 +309,7 @@ class EvalConfig(StrictModel):
         "steps; its time is reported as eval_time and not counted in step_time.",
     )
     metrics: list[Literal["fid", "kid", "prdc", "is"]] = Field(
-        default_factory=lambda: ["fid"],
+        ["fid"],  # a plain default (pydantic copies it per instance): the web form shows it
         min_length=1,
         description="fid, kid, prdc (precision, recall, density, coverage), is (needs a "
         "classifier head: the MNIST features, or Inception's full weights).",

@@ -83,6 +83,22 @@ def test_launch_a_preset_made_tiny(page, live_server) -> None:
     assert config["train"]["batch_size"] == 256
 
 
+def test_a_list_of_choices_is_a_set_of_checkboxes(page, live_server) -> None:
+    """eval.metrics (a list from a fixed set) gets one checkbox per choice, its default ticked."""
+    open_form(page, "digits-dcgan")
+    boxes = page.locator('input[type=checkbox][name="eval.metrics"]')
+    assert boxes.count() == 4
+    assert page.locator('input[name="eval.metrics"][value="fid"]').is_checked()
+    page.locator('input[name="eval.metrics"][value="kid"]').check()
+    field(page, "eval.every").fill("50")
+    field(page, "train.steps").fill("2")
+    page.get_by_role("button", name="Launch run").click()
+    page.wait_for_url(RUN_URL, wait_until="commit", timeout=60_000)
+    run_id = page.url.rsplit("/", 1)[1]
+    config = httpx.get(f"{live_server.url}/api/runs/{run_id}", timeout=30).json()["config"]
+    assert config["eval"]["metrics"] == ["fid", "kid"] and config["eval"]["every"] == 50
+
+
 def test_server_rejection_is_shown_next_to_the_field(page) -> None:
     page.allowed_errors = ("status of 422",)  # Chromium logs every 4xx response
     open_form(page, "ring8-gan")

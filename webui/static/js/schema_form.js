@@ -53,6 +53,9 @@ export class SchemaForm {
     if (s.type === "boolean") return new BoolControl(this, s, path, key);
     if (s.type === "integer" || s.type === "number") return new NumberControl(this, s, path, key);
     if (s.type === "string") return new TextControl(this, s, path, key);
+    if (s.type === "array" && s.items && this.resolve(s.items).enum) {
+      return new ChoicesControl(this, s, path, key);
+    }
     if (s.type === "array" && Array.isArray(s.prefixItems)
         && s.prefixItems.every((p) => ["number", "integer"].includes(this.resolve(p).type))) {
       return new TupleControl(this, s, path, key);
@@ -596,6 +599,41 @@ class TupleControl extends Field {
     for (const [i, b] of this.boxes.entries()) {
       const msg = numberError(this.items[i], b, false);
       if (msg) return `item ${i + 1}: ${msg}`;
+    }
+    return null;
+  }
+}
+
+// A list of choices from a fixed set (e.g. the metrics to evaluate): one checkbox each.
+class ChoicesControl extends Field {
+  constructor(form, schema, path, key) {
+    super(form, schema, path, key);
+    this.values = [...form.resolve(schema.items).enum];
+    this.boxes = this.values.map((v, i) => el("input", { type: "checkbox", value: String(v),
+      id: i === 0 ? this.id : `${this.id}-${i}`, name: path }));
+    this.build(el("div", { class: "choices", role: "group", "aria-label": key },
+      this.boxes.map((box, i) => el("label", { class: "choice" }, box, ` ${this.values[i]}`))));
+  }
+
+  inputs() {
+    return this.boxes;
+  }
+
+  get() {
+    const chosen = this.values.filter((_, i) => this.boxes[i].checked);
+    return chosen.length === 0 && this.nullable ? null : chosen;
+  }
+
+  set(value) {
+    const v = value === undefined ? this.fallback() : value;
+    const chosen = new Set(Array.isArray(v) ? v : []);
+    this.values.forEach((x, i) => { this.boxes[i].checked = chosen.has(x); });
+  }
+
+  check() {
+    const n = (this.get() || []).length;
+    if (this.schema.minItems && n < this.schema.minItems && !(this.nullable && n === 0)) {
+      return `choose at least ${this.schema.minItems}`;
     }
     return null;
   }
