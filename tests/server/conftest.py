@@ -34,6 +34,13 @@ TINY: dict[str, Any] = {
 }
 
 
+# a DCGAN on 256 of the 8x8 digits with one checkpoint (step 4), trained in seconds
+IMAGE_RUN: dict[str, Any] = {"preset": "digits-dcgan", "overrides": {
+    "data.limit": 256, "model.z_dim": 16, "model.g_channels": 8, "model.d_channels": 8,
+    "train.steps": 4, "train.batch_size": 16, "train.report_every": 2,
+    "train.sample_every": 4, "train.checkpoint_every": 4, "train.num_threads": 1}}
+
+
 def tiny(**overrides: Any) -> dict[str, Any]:
     return {"preset": TINY["preset"], "overrides": {**TINY["overrides"], **overrides}}
 
@@ -121,6 +128,19 @@ def create_run(api: httpx.Client, body: dict[str, Any] | None = None) -> str:
     r = api.post("/api/runs", json=body or TINY)
     assert r.status_code == 201, r.text
     return r.json()["id"]
+
+
+def trained_image_run(server: Server) -> str:
+    """The id of a completed IMAGE_RUN on ``server``."""
+    with httpx.Client(base_url=server.url, timeout=60) as api:
+        run_id = create_run(api, IMAGE_RUN)
+        assert wait_status(api, run_id, "completed", "failed")["status"] == "completed"
+    return run_id
+
+
+@pytest.fixture(scope="module")
+def image_run(server: Server) -> str:
+    return trained_image_run(server)
 
 
 def wait_status(api: httpx.Client, run_id: str, *statuses: str, timeout: float = 90) -> dict:

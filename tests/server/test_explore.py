@@ -15,19 +15,6 @@ from websockets.sync.client import connect
 
 from tests.server.conftest import Server, create_run, tiny, wait_status
 
-IMAGE_RUN = {"preset": "digits-dcgan", "overrides": {
-    "data.limit": 256, "model.z_dim": 16, "model.g_channels": 8, "model.d_channels": 8,
-    "train.steps": 4, "train.batch_size": 16, "train.report_every": 2,
-    "train.sample_every": 4, "train.checkpoint_every": 4, "train.num_threads": 1}}
-
-
-@pytest.fixture(scope="module")
-def image_run(server: Server) -> str:
-    with httpx.Client(base_url=server.url, timeout=60) as api:
-        run_id = create_run(api, IMAGE_RUN)
-        assert wait_status(api, run_id, "completed", "failed")["status"] == "completed"
-    return run_id
-
 
 @pytest.fixture()
 def explorer(server: Server, image_run: str) -> Iterator[object]:

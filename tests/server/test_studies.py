@@ -13,19 +13,11 @@ import httpx
 import pytest
 
 from gan_core.metrics.human import bootstrap_interval
-from tests.server.conftest import Server, create_run, wait_status
-from tests.server.test_explore import IMAGE_RUN
+from tests.server.conftest import Server
 
 SMALL = {"practice_trials": 2, "main_trials": 6, "vigilance_rate": 0.34, "pool_size": 6,
          "exposure_ms": 200, "seed": 3}
 
-
-@pytest.fixture(scope="module")
-def image_run(server: Server) -> str:
-    with httpx.Client(base_url=server.url, timeout=60) as api:
-        run_id = create_run(api, IMAGE_RUN)
-        assert wait_status(api, run_id, "completed", "failed")["status"] == "completed"
-    return run_id
 
 
 @pytest.fixture(scope="module")

@@ -9,16 +9,7 @@ import math
 import httpx
 import pytest
 
-from tests.server.conftest import Server, create_run, wait_status
-from tests.server.test_explore import IMAGE_RUN
-
-
-@pytest.fixture(scope="module")
-def image_run(server: Server) -> str:
-    with httpx.Client(base_url=server.url, timeout=60) as api:
-        run_id = create_run(api, IMAGE_RUN)
-        assert wait_status(api, run_id, "completed", "failed")["status"] == "completed"
-    return run_id
+from tests.server.conftest import Server
 
 
 @pytest.fixture()

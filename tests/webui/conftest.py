@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from tests.server.conftest import Server
+from tests.server.conftest import Server, trained_image_run
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "artifacts" / "screenshots"
@@ -61,6 +61,11 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     srv = Server(tmp_path_factory.mktemp("ganscope-ui")).start()
     yield srv
     srv.stop()
+
+
+@pytest.fixture(scope="module")
+def image_run(live_server: Server) -> str:
+    return trained_image_run(live_server)
 
 
 class PageErrors(list):

@@ -6,11 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import httpx
-import pytest
-
-from tests.server.conftest import Server, create_run, wait_status
-from tests.server.test_explore import IMAGE_RUN
 from tests.webui.conftest import shot
 
 
@@ -22,13 +17,6 @@ def test_without_image_runs_the_page_says_how_to_get_one(page: Any) -> None:
     assert page.locator("#empty a[href='/runs/new']").count() == 1
     shot(page, "explore-empty")
 
-
-@pytest.fixture(scope="module")
-def image_run(live_server: Server) -> str:
-    with httpx.Client(base_url=live_server.url, timeout=60) as api:
-        run_id = create_run(api, IMAGE_RUN)
-        assert wait_status(api, run_id, "completed", "failed")["status"] == "completed"
-    return run_id
 
 
 def image_src(page: Any) -> str:

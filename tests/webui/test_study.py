@@ -13,8 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.server.conftest import Server, create_run, wait_status
-from tests.server.test_explore import IMAGE_RUN
+from tests.server.conftest import IMAGE_RUN, Server, create_run, wait_status
 from tests.webui.conftest import shot
 
 TOKEN = "study-admin-token-0123456789"

@@ -5,20 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
-import pytest
-
-from tests.server.conftest import Server, create_run, wait_status
-from tests.server.test_explore import IMAGE_RUN
 from tests.webui.conftest import shot
-
-
-@pytest.fixture(scope="module")
-def image_run(live_server: Server) -> str:
-    with httpx.Client(base_url=live_server.url, timeout=60) as api:
-        run_id = create_run(api, IMAGE_RUN)
-        assert wait_status(api, run_id, "completed", "failed")["status"] == "completed"
-    return run_id
 
 
 def test_draw_judge_and_read_the_estimate(page: Any, image_run: str) -> None:

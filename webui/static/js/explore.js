@@ -3,6 +3,7 @@
 // Images come from /ws/explore/{run}, which renders only the newest request (a dragged
 // slider never queues up renders); everything else is REST.
 
+import { fillRunPicker } from "./image_runs.js";
 import { api, ApiError, el, hideBanner, LIVE_STATUSES, showBanner } from "./api.js";
 
 const $ = (id) => document.getElementById(id);
@@ -228,25 +229,9 @@ function buildSavedSliders() {
 // -- loading a run and a checkpoint -----------------------------------------------------------
 
 async function loadRuns() {
-  const [registry, runs] = await Promise.all([api("/api/registry"), api("/api/runs?limit=500")]);
-  const images = new Set(registry.datasets.filter((d) => d.kind === "image").map((d) => d.name));
-  const select = $("run");
-  select.replaceChildren();
-  for (const run of runs.data.filter((r) => images.has(r.data))) {
-    state.runs.set(run.id, run);
-    select.append(el("option", { value: run.id }, `${run.name} · ${run.data} · step ${run.step} · ${run.status}`));
-  }
-  if (!state.runs.size) {
-    const empty = $("empty");
-    empty.replaceChildren("No image runs yet. The explorer opens any checkpoint of an image run: ",
-      el("a", { href: "/runs/new" }, "start one"), " (the mnist-dcgan preset trains offline).");
-    empty.hidden = false;
-    $("target").hidden = true;
-    return false;
-  }
-  const wanted = new URLSearchParams(location.search).get("run");
-  if (wanted && state.runs.has(wanted)) select.value = wanted;
-  return true;
+  state.runs = await fillRunPicker({ select: $("run"), empty: $("empty"), form: $("target"),
+    purpose: "The explorer opens any checkpoint of an image run" });
+  return state.runs.size > 0;
 }
 
 async function loadCheckpoint(step) {

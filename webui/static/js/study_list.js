@@ -2,6 +2,7 @@
 // (the server generates and freezes the image pools before it answers).
 
 import { api, ApiError, el, showBanner } from "/static/js/api.js";
+import { imageRuns as loadImageRuns } from "/static/js/image_runs.js";
 
 const $ = (id) => document.getElementById(id);
 let imageRuns = [];
@@ -76,9 +77,7 @@ async function create(ev) {
 }
 
 async function main() {
-  const [registry, runs] = await Promise.all([api("/api/registry"), api("/api/runs?limit=500")]);
-  const images = new Set(registry.datasets.filter((d) => d.kind === "image").map((d) => d.name));
-  imageRuns = runs.data.filter((r) => images.has(r.data));
+  imageRuns = await loadImageRuns();
   if (!imageRuns.length) {
     $("create").replaceChildren(el("h2", {}, "New study"), el("p", { class: "empty" },
       "A study needs a trained image run with a checkpoint: ", el("a", { href: "/runs/new" }, "start one"), "."));

@@ -3,6 +3,7 @@
 // with the support size it implies. The server keeps the draws and verdicts; the math is
 // gan_core.metrics.support.
 
+import { fillRunPicker } from "./image_runs.js";
 import { api, ApiError, el, hideBanner, showBanner } from "./api.js";
 
 const $ = (id) => document.getElementById(id);
@@ -12,25 +13,9 @@ const fmt = (n) => Math.round(n).toLocaleString("en-US");
 const state = { runs: new Map(), runId: null, step: null, draw: null };
 
 async function loadRuns() {
-  const [registry, runs] = await Promise.all([api("/api/registry"), api("/api/runs?limit=500")]);
-  const images = new Set(registry.datasets.filter((d) => d.kind === "image").map((d) => d.name));
-  const select = $("run");
-  select.replaceChildren();
-  for (const run of runs.data.filter((r) => images.has(r.data))) {
-    state.runs.set(run.id, run);
-    select.append(el("option", { value: run.id }, `${run.name} · ${run.data} · step ${run.step} · ${run.status}`));
-  }
-  if (!state.runs.size) {
-    const empty = $("empty");
-    empty.replaceChildren("No image runs yet. The support test draws from an image run's checkpoint: ",
-      el("a", { href: "/runs/new" }, "start one"), ".");
-    empty.hidden = false;
-    $("target").hidden = true;
-    return false;
-  }
-  const wanted = new URLSearchParams(location.search).get("run");
-  if (wanted && state.runs.has(wanted)) select.value = wanted;
-  return true;
+  state.runs = await fillRunPicker({ select: $("run"), empty: $("empty"), form: $("target"),
+    purpose: "The support test draws from an image run's checkpoint" });
+  return state.runs.size > 0;
 }
 
 async function loadRun(step) {
