@@ -294,3 +294,22 @@ def test_smoothing_is_tensorboards_debiased_moving_average(page: Any) -> None:
         " return m.decimate(v.map((_, i) => i), v, 100); }")
     assert len(kept) <= 100 and steps[0] == 0 and steps[-1] == 999
     assert 7 in kept and -7 in kept and steps == sorted(steps)
+
+
+def test_the_losses_show_before_plotly_is_ready(page: Any, live_server: Server) -> None:
+    """A first visit compiles 4.6 MB of plotly.js: meanwhile the history is drawn as a still
+    picture, which the interactive charts then replace."""
+    with httpx.Client(base_url=live_server.url, timeout=60) as api:
+        run_id = create_run(api, tiny())
+        wait_status(api, run_id, "completed")
+    held: list[Any] = []
+    page.route("**/static/vendor/plotly.min.js", lambda route: held.append(route))
+    page.goto(f"/runs/{run_id}", wait_until="domcontentloaded")  # "load" waits for plotly.js
+    preview = page.locator("#preview svg.preview-chart")
+    preview.wait_for()
+    assert preview.locator("polyline").count() == 2  # D and G losses
+    assert page.evaluate("typeof window.Plotly") == "undefined"
+    for route in held:
+        route.continue_()
+    page.locator("#chart-losses .scatterlayer .trace").first.wait_for()
+    assert page.locator("#preview").count() == 0

@@ -4,6 +4,7 @@
 import { api, el, fmtNumber, hideBanner, LIVE_STATUSES, setConnection, showBanner, Stream } from "./api.js";
 import { HealthPanel } from "./health.js";
 import { Playground } from "./playground.js";
+import { lossPreview } from "./run_preview.js";
 import { bestFid, Charts, chartSpecs, MetricStore } from "./run_charts.js";
 import { SampleViewer } from "./run_samples.js";
 
@@ -79,11 +80,20 @@ class RunPage {
       return;
     }
     this.waiting = [frame];
+    if (frame.type === "history") this.showPreview(frame);
     plotlyReady.then(() => {
       const frames = this.waiting;
       this.waiting = null;
       for (const f of frames) this.onFrame(f);
     }, (err) => showBanner(`${err.message}: reload the page.`, "error"));
+  }
+
+  // The losses as a still picture while plotly.js compiles (build() replaces it).
+  showPreview(history) {
+    const preview = lossPreview(history);
+    if (!preview || this.started) return;
+    root.replaceChildren(preview);
+    requestAnimationFrame(() => requestAnimationFrame(() => performance.mark("ganscope:first-preview")));
   }
 
   onFrame(frame) {
