@@ -6,9 +6,10 @@ run's next ``seq``, is encoded once, and is then
 
 (a) queued for the writer thread, which commits whatever has accumulated in one transaction
     (a burst of events costs one commit, an idle run's event is written at once), and
-(b) appended to each subscriber's own bounded queue. Nothing a client does can slow training
-    or other clients: when a client falls behind, its older metric frames are dropped (it is
-    told with a ``gap`` frame and can fetch them over REST), older grids and 2D views are
+(b) once the writer has committed it, appended to each subscriber's own bounded queue (so
+    whatever a client hears of is already readable over REST). Nothing a client does can slow
+    training or other clients: when a client falls behind, its older metric frames are dropped
+    (it is told with a ``gap`` frame and can fetch them over REST), older grids and 2D views are
     replaced by newer ones, and status, hyper-parameter, checkpoint and start frames are
     always kept. A client that falls hopelessly behind is disconnected; on reconnect it asks
     for everything after the last ``seq`` it saw.
@@ -168,6 +169,7 @@ class Hub:
         self.subscribers: dict[str, set[Subscriber]] = {}
         self.list_subscribers: set[Subscriber] = set()
         self._last_progress: dict[str, float] = {}
+        self._unsent: dict[str, deque[Frame]] = {}  # dispatched, not yet committed
         self._writes: queue.SimpleQueue[tuple[str, dict[str, Any]] | None] = queue.SimpleQueue()
         self._writer = threading.Thread(target=self._write_loop, name="hub-writer", daemon=True)
         self.write_errors = 0
@@ -228,9 +230,10 @@ class Hub:
             path = self.runs_dir / run_id / message["file"]
             message["size_bytes"] = path.stat().st_size if path.is_file() else 0
         self._writes.put((run_id, message))
-        frame = Frame(message["type"], seq, json.dumps(message))
-        for sub in list(self.subscribers.get(run_id, ())):
-            sub.push(frame)
+        # sent once the writer has committed it: a client that hears of a checkpoint, a grid
+        # or the end of a run can read it over REST at once
+        self._unsent.setdefault(run_id, deque()).append(Frame(message["type"], seq,
+                                                              json.dumps(message)))
         self._update_list(run_id, message)
         return seq
 
@@ -262,6 +265,7 @@ class Hub:
     def forget(self, run_id: str) -> None:
         """A deleted run: no more events are written or sent for it."""
         self.deleted.add(run_id)
+        self._unsent.pop(run_id, None)
         frame = Frame("deleted", self.seq.get(run_id, 0) + 1, json.dumps({"type": "deleted"}))
         for sub in self.subscribers.pop(run_id, set()):
             sub.push(frame)
@@ -347,8 +351,17 @@ class Hub:
             self._flushed(done)
 
     def _flushed(self, done: dict[str, int]) -> None:
+        """On the loop: rows up to these seqs are committed; send their frames, in order."""
         for run_id, seq in done.items():
             self.flushed[run_id] = max(self.flushed.get(run_id, 0), seq)
+            unsent = self._unsent.get(run_id)
+            subs = list(self.subscribers.get(run_id, ()))
+            while unsent and unsent[0].seq <= self.flushed[run_id]:
+                frame = unsent.popleft()
+                for sub in subs:
+                    sub.push(frame)
+            if unsent is not None and not unsent:
+                del self._unsent[run_id]
 
 
 def sample_file(kind: str, step: int) -> str:

@@ -13,7 +13,6 @@ from sqlalchemy import func, select
 
 from server.deps import AdminDep, RunId, StateDep
 from server.history import checkpoint_public, sample_public
-from server.hub import sample_file
 from server.models import CheckpointRow, MetricPoint, Run, RunEvent, SampleRow
 from server.schemas import ControlRequest, RunCreate, RunPublic, RunsPublic
 from server.service import NotFound
@@ -163,14 +162,10 @@ def _file(state: Any, run_id: str, table: Any, step: int, kind: str | None = Non
         query = query.where(table.kind == kind)
     with state.db.read() as session:
         row = session.execute(query.order_by(table.seq.desc())).scalars().first()
-    # the path comes from our own row, never from the request; a grid or view announced live
-    # can be asked for before the writer stored its row: its file already has its fixed name
-    if row is not None:
-        path = state.runs.run_dir(run_id) / row.file
-    elif kind is not None and (state.runs.run_dir(run_id) / sample_file(kind, step)).is_file():
-        path = state.runs.run_dir(run_id) / sample_file(kind, step)
-    else:
+    if row is None:
         raise NotFound(f"run {run_id} has no {kind or 'checkpoint'} at step {step}")
+    # the path comes from our own row, never from the request
+    path = state.runs.run_dir(run_id) / row.file
     if not path.is_file():
         raise NotFound(f"the file for step {step} is missing from the run's folder")
     return path

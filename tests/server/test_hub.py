@@ -137,3 +137,39 @@ def test_frames_waiting_together_go_out_as_one_message() -> None:
     batch = json.loads(sent[1])
     assert isinstance(batch, list) and [f["seq"] for f in batch] == list(range(2, 12))
     assert sent[2:] == [json.dumps({"type": "deleted", "seq": 12}), "closed 1000"]
+
+
+def test_a_frame_goes_out_only_after_its_row_is_committed(tmp_path) -> None:
+    """A client that hears of a checkpoint (or of the end of a run) can fetch it at once."""
+    import asyncio
+
+    from sqlalchemy import select
+
+    from server.db import Database, migrate
+    from server.hub import Hub
+    from server.models import Run, RunEvent
+
+    db = Database(f"sqlite:///{tmp_path / 'hub.db'}")
+    migrate(db)
+    with db.write() as session:
+        session.add(Run(id="cccccccccccc", name="r", config={}, status="running",
+                        total_steps=10, data_name="ring", loss_name="hinge", last_metrics={},
+                        seq=0, rewound_seq=0, step=0))
+
+    async def scenario() -> tuple[int, list[int], int]:
+        hub = Hub(db)
+        hub.start()
+        sub = hub.subscribe("cccccccccccc")
+        seq = hub.dispatch_message("cccccccccccc", {"type": "status", "step": 3,
+                                                    "status": "completed", "message": ""})
+        waiting_before = len(sub.pending)  # nothing sent before the writer has committed
+        await hub.wait_flushed("cccccccccccc", seq)
+        await asyncio.sleep(0)
+        with db.read() as session:
+            stored = len(session.execute(select(RunEvent)).scalars().all())
+        hub.stop()
+        return waiting_before, [f.seq for f in sub.take()], stored
+
+    waiting_before, sent, stored = asyncio.run(scenario())
+    db.dispose()
+    assert waiting_before == 0 and sent == [1] and stored == 1
