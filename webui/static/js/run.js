@@ -10,7 +10,6 @@ import { SampleViewer } from "./run_samples.js";
 
 const HISTORY_POINTS = 1500; // per series: about two points per pixel of a wide chart
 const HEALTH_INTERVAL_MS = 500;
-const GRID_RETRIES = 8; // 50 ms doubling: about 13 s for the server to store a grid's row
 const RESUMABLE = new Set(["stopped", "failed", "interrupted", "completed", "diverged"]);
 // which control applies in which status (server/service.py decides; these only spare a 409)
 const ENABLED = {
@@ -151,13 +150,10 @@ class RunPage {
     this.scheduleHealth();
   }
 
-  // A live grid. The frame can reach us before the server has stored its row (its URL would
-  // answer 404 for a moment), and a slow client's older grid is replaced by the newer one
-  // without a gap notice: so the grids shown are always the server's list, read again for
-  // each new grid until it holds this one.
-  onSample(frame) {
-    if (!this.samples) return;
-    this.waitForGrid = Math.max(this.waitForGrid || 0, frame.step);
+  // A live grid. A slow client's older grid is replaced by the newer one without a gap
+  // notice, so the grids shown are always the server's list (the server sends a frame only
+  // once its row is stored), read again for each new grid.
+  onSample() {
     this.reloadSamples();
   }
 
@@ -225,7 +221,6 @@ class RunPage {
       return;
     }
     this.samplesLoading = true;
-    let tries = 0;
     try {
       for (;;) {
         this.samplesAgain = false;
@@ -233,13 +228,6 @@ class RunPage {
         const known = new Set(this.samples.grids.map((g) => g.step));
         this.samples.merge(grids);
         this.samples.measure(grids.filter((g) => !known.has(g.step)).slice(-1));
-        const latest = grids.length ? grids[grids.length - 1].step : -1;
-        const missing = this.waitForGrid && latest < this.waitForGrid;
-        if (missing && tries < GRID_RETRIES) {
-          await new Promise((resolve) => setTimeout(resolve, 50 * 2 ** tries));
-          tries += 1;
-          continue;
-        }
         if (!this.samplesAgain) break;
       }
     } catch {
