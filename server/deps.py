@@ -12,7 +12,7 @@ from fastapi import Path as PathParam
 from server.db import Database
 from server.hub import Hub
 from server.inference import ImageService
-from server.jobs.manager import JobManager
+from server.jobs.base import JobBackend
 from server.schemas import RUN_ID_PATTERN
 from server.series import SeriesCache
 from server.service import RunService
@@ -27,7 +27,7 @@ class AppState:
     settings: Settings
     db: Database
     hub: Hub
-    jobs: JobManager
+    jobs: JobBackend
     runs: RunService
     series: SeriesCache
     images: ImageService

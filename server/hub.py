@@ -165,12 +165,15 @@ class Hub:
         self.seq: dict[str, int] = {}
         self.step: dict[str, int] = {}
         self.flushed: dict[str, int] = {}
+        # per run, the backend's number of the last event committed (see ``publish``)
+        self.cursor: dict[str, int] = {}
         self.deleted: set[str] = set()
         self.subscribers: dict[str, set[Subscriber]] = {}
         self.list_subscribers: set[Subscriber] = set()
         self._last_progress: dict[str, float] = {}
         self._unsent: dict[str, deque[Frame]] = {}  # dispatched, not yet committed
-        self._writes: queue.SimpleQueue[tuple[str, dict[str, Any]] | None] = queue.SimpleQueue()
+        self._writes: queue.SimpleQueue[tuple[str, dict[str, Any], int | None] | None] = (
+            queue.SimpleQueue())
         self._writer = threading.Thread(target=self._write_loop, name="hub-writer", daemon=True)
         self.write_errors = 0
 
@@ -187,18 +190,30 @@ class Hub:
 
     # -- input -----------------------------------------------------------------------------------
 
-    def publish(self, run_id: str, events: list[Any]) -> None:
-        """From any thread: dispatch ``events`` on the event loop."""
-        assert self.loop is not None, "Hub.start() first"
-        self.loop.call_soon_threadsafe(self.dispatch, run_id, events)
+    def publish(self, run_id: str, events: list[Any], cursor: int | None = None) -> None:
+        """From any thread: dispatch ``events`` on the event loop.
 
-    def dispatch(self, run_id: str, events: Iterable[Any]) -> int:
+        ``cursor`` is the sender's own number of the last of ``events`` (a remote worker
+        numbers what it sends). It is committed in the same transaction as their rows, as the
+        run's ``event_cursor``, and :meth:`committed_cursor` reports it once it is: a stream
+        that re-attaches after a crash resumes exactly after what was stored.
+        """
+        assert self.loop is not None, "Hub.start() first"
+        self.loop.call_soon_threadsafe(self.dispatch, run_id, events, cursor)
+
+    def dispatch(self, run_id: str, events: Iterable[Any], cursor: int | None = None) -> int:
         """On the loop: number, persist and fan out ``events``; return the last seq."""
         if not self._known(run_id):
             return 0
-        for event in events:
-            self.dispatch_message(run_id, event_to_message(run_id, event))
+        messages = [event_to_message(run_id, event) for event in events]
+        for i, message in enumerate(messages):
+            self.dispatch_message(run_id, message,
+                                  cursor=cursor if i == len(messages) - 1 else None)
         return self.seq[run_id]
+
+    def committed_cursor(self, run_id: str) -> int | None:
+        """The last sender cursor committed for ``run_id`` (None: none since this start)."""
+        return self.cursor.get(run_id)
 
     def _known(self, run_id: str) -> bool:
         """Whether the run exists (one imported by the CLI is looked up on first use)."""
@@ -213,7 +228,8 @@ class Hub:
             self.step[run_id] = row.step
         return True
 
-    def dispatch_message(self, run_id: str, message: dict[str, Any]) -> int:
+    def dispatch_message(self, run_id: str, message: dict[str, Any],
+                         cursor: int | None = None) -> int:
         """Number, persist and fan out one message; return its seq (0: no such run)."""
         if not self._known(run_id):
             return 0
@@ -229,7 +245,7 @@ class Hub:
         elif message["type"] == "checkpoint" and self.runs_dir is not None:
             path = self.runs_dir / run_id / message["file"]
             message["size_bytes"] = path.stat().st_size if path.is_file() else 0
-        self._writes.put((run_id, message))
+        self._writes.put((run_id, message, cursor))
         # sent once the writer has committed it: a client that hears of a checkpoint, a grid
         # or the end of a run can read it over REST at once
         self._unsent.setdefault(run_id, deque()).append(Frame(message["type"], seq,
@@ -323,35 +339,39 @@ class Hub:
                 batch.append(item)
             self._write_batch(batch)
 
-    def _write_batch(self, batch: list[tuple[str, dict[str, Any]]]) -> None:
-        batch = [(run_id, m) for run_id, m in batch if run_id not in self.deleted]
+    def _write_batch(self, batch: list[tuple[str, dict[str, Any], int | None]]) -> None:
+        batch = [item for item in batch if item[0] not in self.deleted]
         try:
             with self.db.write() as session:
-                for run_id, message in batch:
-                    apply_message(session, run_id, message)
+                for run_id, message, cursor in batch:
+                    apply_message(session, run_id, message, cursor)
         except Exception:
             # one bad row must not lose the batch: write the rest one by one
             log.exception("batch write failed; retrying %d events one by one", len(batch))
-            for run_id, message in batch:
+            for run_id, message, cursor in batch:
                 try:
                     with self.db.write() as session:
-                        apply_message(session, run_id, message)
+                        apply_message(session, run_id, message, cursor)
                 except Exception:
                     self.write_errors += 1
                     log.exception("run %s: could not store %s", run_id, message.get("type"))
         done: dict[str, int] = {}
-        for run_id, message in batch:
+        cursors: dict[str, int] = {}
+        for run_id, message, cursor in batch:
             done[run_id] = max(done.get(run_id, 0), message["seq"])
+            if cursor is not None:
+                cursors[run_id] = cursor
         if self.loop is not None and not self.loop.is_closed():
             try:
-                self.loop.call_soon_threadsafe(self._flushed, done)
+                self.loop.call_soon_threadsafe(self._flushed, done, cursors)
             except RuntimeError:  # the loop closed meanwhile
-                self._flushed(done)
+                self._flushed(done, cursors)
         else:
-            self._flushed(done)
+            self._flushed(done, cursors)
 
-    def _flushed(self, done: dict[str, int]) -> None:
+    def _flushed(self, done: dict[str, int], cursors: dict[str, int] | None = None) -> None:
         """On the loop: rows up to these seqs are committed; send their frames, in order."""
+        self.cursor.update(cursors or {})
         for run_id, seq in done.items():
             self.flushed[run_id] = max(self.flushed.get(run_id, 0), seq)
             unsent = self._unsent.get(run_id)
@@ -369,10 +389,13 @@ def sample_file(kind: str, step: int) -> str:
     return f"samples/grid_{step:09d}.png" if kind == "grid" else f"views/view_{step:09d}.json"
 
 
-def apply_message(session: Any, run_id: str, message: dict[str, Any]) -> None:
+def apply_message(session: Any, run_id: str, message: dict[str, Any],
+                  cursor: int | None = None) -> None:
     """Store one message: its row, and what it changes in the run's row."""
     kind, seq, step = message["type"], message["seq"], message["step"]
     changes: dict[str, Any] = {"seq": seq}
+    if cursor is not None:
+        changes["event_cursor"] = cursor
     if kind == "metrics":
         session.add(MetricPoint(run_id=run_id, seq=seq, step=step, values=message["values"]))
         changes.update(step=step, last_metrics=message["values"])

@@ -78,6 +78,10 @@ class Run(Base):
     seq: Mapped[int] = mapped_column(BigInteger, default=0)
     # seq of the last rewind (a resume from a checkpoint drops rows after its step)
     rewound_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    # a cluster worker numbers the events it sends; the last one stored (see Hub.publish)
+    event_cursor: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    # Ray custom resources the run asks for ({"node2": 1}); None: none
+    resources: Mapped[dict[str, Any] | None]
 
 
 class RunChild:

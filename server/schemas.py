@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -12,6 +12,7 @@ from server.models import Run
 __all__ = ["ControlRequest", "RunCreate", "RunPublic", "RunsPublic"]
 
 RUN_ID_PATTERN = r"^[0-9a-f]{12}$"
+ResourceName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_.:-]{0,63}$")]
 
 
 class Strict(BaseModel):
@@ -40,6 +41,11 @@ class RunCreate(Strict):
     )
     fork: ForkFrom | None = None
     steps: int | None = Field(None, ge=1, description="Total steps (train.steps).")
+    resources: dict[ResourceName, Annotated[float, Field(gt=0, le=1e6)]] = Field(
+        default_factory=dict, max_length=16,
+        description='Ray custom resources the run needs, e.g. {"big_gpu_node": 1}: Ray '
+        "places it only on a node that has them (Ray backend only).",
+    )
 
 
 class ControlRequest(Strict):

@@ -23,7 +23,7 @@ from gan_core.config import ConfigError, RunConfig, merge_config, set_dotted, va
 from gan_core.presets import PRESETS, preset_dict
 from server.db import Database
 from server.hub import Hub
-from server.jobs.manager import JobManager
+from server.jobs.base import ActiveRun, JobBackend, status_event
 from server.jobs.worker import WorkerSpec
 from server.models import ACTIVE, CheckpointRow, Run
 from server.schemas import ControlRequest, RunCreate
@@ -66,7 +66,7 @@ def config_issues(exc: ValidationError, prefix: tuple[str, ...]) -> list[tuple[t
 
 
 class RunService:
-    def __init__(self, settings: Settings, db: Database, hub: Hub, jobs: JobManager) -> None:
+    def __init__(self, settings: Settings, db: Database, hub: Hub, jobs: JobBackend) -> None:
         self.settings = settings
         self.db = db
         self.hub = hub
@@ -137,13 +137,18 @@ class RunService:
                 parent_id = body.fork.run_id
             else:
                 config = self.build_config(body)
+            if body.resources and self.jobs.name != "ray":
+                raise Invalid([(("body", "resources"), "custom resources are for runs on a Ray "
+                                "cluster: start the server with GANSCOPE_JOBS_BACKEND=ray, or "
+                                "leave resources out")])
             run_id = secrets.token_hex(6)
             run = Run(
                 id=run_id, name=config.name or run_id, config=config.model_dump(mode="json"),
                 preset=body.preset, status="queued", step=parent_step or 0,
                 total_steps=config.train.steps, data_name=config.data.name,
                 loss_name=config.loss.name, last_metrics={}, seq=0, rewound_seq=0,
-                parent_id=parent_id, parent_step=parent_step,
+                parent_id=parent_id, parent_step=parent_step, resources=body.resources or None,
+                event_cursor=0,
             )
             self.run_dir(run_id).mkdir(parents=True)
             with self.db.write() as session:
@@ -155,8 +160,7 @@ class RunService:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(resume_from, target)
                 resume_from = str(target)
-            self.jobs.submit(WorkerSpec(run_id, str(self.run_dir(run_id)), config.to_json(),
-                                        resume_from=resume_from))
+            self.jobs.submit(self._spec(run, config, resume_from))
             return run
 
     def _fork_source(self, body: RunCreate) -> tuple[RunConfig, str, int]:
@@ -210,7 +214,8 @@ class RunService:
                 raise Invalid([(("body", "values"), str(exc))]) from None
             if req.action == "step" and run.status != "paused":
                 raise Conflict("'step' runs one step of a paused run; pause it first")
-            self.jobs.send(run_id, command)
+            # a remote worker's control is a network call: not on the event loop
+            await asyncio.to_thread(self.jobs.send, run_id, command)
 
     async def _resume(self, run: Run, steps: int | None) -> None:
         from gan_core.checkpoint import latest_checkpoint
@@ -230,8 +235,7 @@ class RunService:
         with self.db.write() as session:
             session.execute(update(Run).where(Run.id == run.id).values(total_steps=total))
         await self._set_status(run.id, "queued", f"resuming from step {ckpt.step}")
-        self.jobs.submit(WorkerSpec(run.id, str(self.run_dir(run.id)), config.to_json(),
-                                    resume_from=str(path)))
+        self.jobs.submit(self._spec(self.get(run.id), config, str(path)))
 
     async def delete(self, run_id: str) -> None:
         async with self._lock:
@@ -260,24 +264,31 @@ class RunService:
 
     # -- start-up --------------------------------------------------------------------------------
 
+    def _spec(self, run: Run, config: RunConfig, resume_from: str | None) -> WorkerSpec:
+        return WorkerSpec(run.id, str(self.run_dir(run.id)), config.to_json(),
+                          resume_from=resume_from, resources=run.resources,
+                          cursor=run.event_cursor or 0)
+
     def recover(self) -> None:
-        """After a restart: runs that were training are ``interrupted``; queued ones queue."""
+        """After a restart: runs still alive in the backend (a cluster's) are re-attached;
+        of the others, queued ones queue again and training ones become ``interrupted``."""
         with self.db.read() as session:
-            rows = session.execute(
-                select(Run.id, Run.status, Run.config).where(Run.status.in_(ACTIVE))
-                .order_by(Run.created_at)
-            ).all()
+            runs = session.execute(
+                select(Run).where(Run.status.in_(ACTIVE)).order_by(Run.created_at)
+            ).scalars().all()
         from gan_core.checkpoint import latest_checkpoint
 
-        for run_id, status, config in rows:
-            if status == "queued":
-                path = latest_checkpoint(self.run_dir(run_id))
-                self.jobs.submit(WorkerSpec(run_id, str(self.run_dir(run_id)),
-                                            RunConfig.model_validate(config).to_json(),
-                                            resume_from=str(path) if path else None))
+        alive = self.jobs.recover([
+            ActiveRun(run.id, str(self.run_dir(run.id)), run.status, run.step,
+                      run.event_cursor or 0) for run in runs])
+        for run in runs:
+            if run.id in alive:
+                continue
+            if run.status == "queued":
+                path = latest_checkpoint(self.run_dir(run.id))
+                self.jobs.submit(self._spec(run, RunConfig.model_validate(run.config),
+                                            str(path) if path else None))
             else:
-                self.hub.dispatch_message(run_id, {
-                    "type": "status", "step": -1, "status": "interrupted",
-                    "message": "the server stopped while this run was "
-                               f"{status}; resume it to continue",
-                })
+                self.hub.publish(run.id, [status_event(  # from a thread: through the loop
+                    "interrupted", -1, f"the server stopped while this run was {run.status}; "
+                    "resume it to continue")])

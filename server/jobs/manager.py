@@ -20,14 +20,12 @@ from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from typing import Any
 
+from server.jobs.base import TERMINAL, ActiveRun, Publish, status_event
 from server.jobs.worker import WorkerSpec, run_worker
 
-__all__ = ["JobManager", "describe_exit"]
+__all__ = ["JobManager", "default_gpus", "describe_exit"]
 
 log = logging.getLogger(__name__)
-
-TERMINAL = {"stopped", "completed", "diverged", "failed", "interrupted"}
-Publish = Callable[[str, list[Any]], None]
 
 
 def describe_exit(code: int | None) -> str:
@@ -56,7 +54,9 @@ class Job:
 
 
 class JobManager:
-    """Runs at most ``slots`` workers; more runs wait in a FIFO queue."""
+    """Runs at most ``slots`` workers on this machine; more runs wait in a FIFO queue."""
+
+    name = "local"
 
     def __init__(
         self,
@@ -111,6 +111,21 @@ class JobManager:
         with self._lock:
             return [{"run_id": run_id, "pid": job.process.pid, "gpu": job.gpu}
                     for run_id, job in self._jobs.items()]
+
+    def recover(self, active: list[ActiveRun]) -> set[str]:
+        """Local workers die with the server: nothing survives a restart to re-attach to."""
+        return set()
+
+    def describe(self) -> dict[str, Any]:
+        cpus = os.cpu_count() or 1
+        return {"backend": self.name, "slots": self.slots, "workers": self.workers(),
+                "queued": self.queued(), "threads_per_job": self.threads_per_job,
+                "gpus": self.gpus,
+                "cluster": {"nodes": [{"address": "127.0.0.1", "alive": True, "local": True,
+                                       "cpus": cpus, "gpus": self.gpus,
+                                       "runs": len(self.running())}],
+                            "cpus": {"total": cpus}, "gpus": {"total": self.gpus,
+                                                             "free": len(self._free_gpus)}}}
 
     def cancel_queued(self, run_id: str) -> bool:
         with self._lock:
@@ -182,7 +197,7 @@ class JobManager:
             name=f"ganscope-run-{spec.run_id}",
             daemon=False,
         )
-        self.publish(spec.run_id, [_status("starting", -1, "")])  # at the run's step
+        self.publish(spec.run_id, [status_event("starting", -1, "")])  # at the run's step
         process.start()
         sender.close()  # the child holds the write end; EOF reaches us when it exits
         self._jobs[spec.run_id] = Job(spec, process, receiver, controls, gpu)
@@ -224,7 +239,7 @@ class JobManager:
         status = getattr(event, "status", None)
         if status in TERMINAL:
             if job.interrupting and status == "stopped":
-                event = _status("interrupted", event.step,
+                event = status_event("interrupted", event.step,
                                 "the server shut down; resume the run to continue")
             job.final_status = event.status
         return event
@@ -238,7 +253,7 @@ class JobManager:
             message = describe_exit(code)
             status = "interrupted" if job.interrupting else "failed"
             log.warning("run %s: %s", run_id, message)
-            self.publish(run_id, [_status(status, -1, message, exit_code=code)])
+            self.publish(run_id, [status_event(status, -1, message, exit_code=code)])
         if job.channel is not None:
             job.channel.close()
         job.controls.close()
@@ -250,12 +265,6 @@ class JobManager:
                 self._free_gpus.sort()
         job.done.set()
         self._schedule()
-
-
-def _status(status: str, step: int, message: str, **extra: Any) -> Any:
-    from gan_core.events import StatusChanged
-
-    return StatusChanged(step=step, status=status, message=message, extra=extra)  # type: ignore[arg-type]
 
 
 def default_gpus() -> int:

@@ -20,7 +20,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ChannelSender", "WorkerSpec", "run_worker"]
+__all__ = ["ChannelSender", "WorkerSpec", "run_worker", "train_run"]
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +37,10 @@ class WorkerSpec:
     resume_from: str | None = None  # a checkpoint file: continue (or fork) from it
     gpu: int | None = None
     threads: int = 1
+    # the Ray backend: custom resources the run asks for, and where its event numbers start
+    # (the run's stored cursor, so that numbers keep rising across resumes)
+    resources: dict[str, float] | None = None
+    cursor: int = 0
 
 
 class ChannelSender:
@@ -147,15 +151,9 @@ def run_worker(spec: WorkerSpec, channel: Connection, controls: Any) -> None:
     sender = ChannelSender(channel, spec.run_id)
     code = 0
     try:
-        _train(spec, sender, _Controls(controls, sender))
+        _train_in_run_dir(spec, sender, _Controls(controls, sender))
     except BaseException as exc:
-        from gan_core.events import StatusChanged
-
-        message = str(exc) or type(exc).__name__
-        if not isinstance(exc, ValueError | RuntimeError | OSError):
-            message = f"{type(exc).__name__}: {message}"
-        log.exception("run %s failed", spec.run_id)
-        sender(StatusChanged(step=0, status="failed", message=message))
+        report_failure(spec.run_id, exc, sender)
         code = 1
     finally:
         sender.close()
@@ -164,17 +162,47 @@ def run_worker(spec: WorkerSpec, channel: Connection, controls: Any) -> None:
         raise SystemExit(code)
 
 
-def _train(spec: WorkerSpec, sender: ChannelSender, controls: _Controls) -> None:
-    import torch
+def report_failure(run_id: str, exc: BaseException, sink: Any) -> None:
+    """A run that could not train: ``failed`` with a message a user can act on."""
+    from gan_core.events import StatusChanged
 
-    from gan_core.config import RunConfig
+    message = str(exc) or type(exc).__name__
+    if not isinstance(exc, ValueError | RuntimeError | OSError):
+        message = f"{type(exc).__name__}: {message}"
+    log.exception("run %s failed", run_id)
+    sink(StatusChanged(step=0, status="failed", message=message))
+
+
+def _train_in_run_dir(spec: WorkerSpec, sender: ChannelSender, controls: _Controls) -> None:
+    """The local worker: the run folder is the server's, written here as the run goes."""
+    from gan_core.checkpoint import load_checkpoint
     from gan_core.sinks import RunDirSink
-    from gan_core.train import Trainer
 
-    torch.set_num_threads(spec.threads)
     run_dir = Path(spec.run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     lock = _lock_run_dir(run_dir)
+    resume_step = load_checkpoint(spec.resume_from).step if spec.resume_from else None
+    sink = RunDirSink(run_dir, resume_step=resume_step)
+    try:
+        train_run(spec, run_dir, [sink, sender], controls)
+    finally:
+        sink.close()
+        if lock is not None:
+            lock.close()
+
+
+def train_run(spec: WorkerSpec, out_dir: Path, sinks: list[Any], controls: Any) -> None:
+    """Build the Trainer of ``spec`` (fresh, or from ``spec.resume_from``) and fit it.
+
+    Checkpoints go to ``out_dir/checkpoints``; events go to ``sinks``. Shared by the local
+    worker process and the Ray actor.
+    """
+    import torch
+
+    from gan_core.config import RunConfig
+    from gan_core.train import Trainer
+
+    torch.set_num_threads(spec.threads)
     config = RunConfig.from_json(spec.config_json)
     if config.train.num_threads and config.train.num_threads > spec.threads:
         # the server's budget wins: two jobs must not fight over the cores
@@ -185,16 +213,9 @@ def _train(spec: WorkerSpec, sender: ChannelSender, controls: _Controls) -> None
         from gan_core.checkpoint import load_checkpoint
 
         ckpt = load_checkpoint(spec.resume_from)
-        sink = RunDirSink(run_dir, resume_step=ckpt.step)
         trainer = Trainer.from_checkpoint(
-            ckpt, config=config, out_dir=run_dir, sinks=[sink, sender], controls=controls
+            ckpt, config=config, out_dir=out_dir, sinks=sinks, controls=controls
         )
     else:
-        sink = RunDirSink(run_dir)
-        trainer = Trainer(config, out_dir=run_dir, sinks=[sink, sender], controls=controls)
-    try:
-        trainer.fit()
-    finally:
-        sink.close()
-        if lock is not None:
-            lock.close()
+        trainer = Trainer(config, out_dir=out_dir, sinks=sinks, controls=controls)
+    trainer.fit()

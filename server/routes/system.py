@@ -13,20 +13,19 @@ router = APIRouter(prefix="/api", tags=["system"])
 
 @router.get("/health")
 def health(state: StateDep) -> dict[str, Any]:
-    """Liveness, the database kind, and the job slots in use."""
+    """Liveness, the database kind, and the job backend: slots or cluster nodes, CPUs and
+    GPUs free and used, live workers, queued runs."""
     from sqlalchemy import text
 
     import gan_core
 
     with state.db.read() as session:
         session.execute(text("SELECT 1"))
-    jobs = state.jobs
     return {
         "status": "ok",
         "version": gan_core.__version__,
         "database": state.db.write_engine.dialect.name,
-        "jobs": {"slots": jobs.slots, "workers": jobs.workers(), "queued": jobs.queued(),
-                 "threads_per_job": jobs.threads_per_job, "gpus": jobs.gpus},
+        "jobs": state.jobs.describe(),
         "images": {"pid": state.images.pid},  # the image service, once something used it
     }
 
