@@ -20,6 +20,7 @@ from server.db import Database, migrate
 from server.deps import AppState
 from server.hub import Hub
 from server.inference import ImageService, ImageServiceError
+from server.jobs.base import JobBackend
 from server.jobs.manager import JobManager, default_gpus
 from server.routes import animation, explore, pages, runs, studies, support, system, ws
 from server.series import SeriesCache
@@ -32,9 +33,11 @@ log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings | None = None,
-               *, worker_target: Callable[..., None] | None = None) -> FastAPI:
-    """The app for ``settings``; ``worker_target`` replaces the worker entry point (tests and
-    benchmarks that drive the real pipeline with synthetic workers)."""
+               *, worker_target: Callable[..., None] | None = None,
+               remote_target: str | None = None) -> FastAPI:
+    """The app for ``settings``; ``worker_target`` replaces the local worker's entry point and
+    ``remote_target`` ("module:function") the Ray actor's training body (tests and benchmarks
+    that drive the real pipeline with synthetic workers)."""
     settings = settings or Settings()
 
     @asynccontextmanager
@@ -46,15 +49,14 @@ def create_app(settings: Settings | None = None,
         hub.start()
         gpus = default_gpus()
         slots = settings.resolved_max_jobs(gpus)
-        extra = {"worker_target": worker_target} if worker_target else {}
-        jobs = JobManager(hub.publish, slots=slots, gpus=gpus,
-                          threads_per_job=settings.resolved_cpu_threads(slots), **extra)
+        jobs = _job_backend(settings, hub, slots, gpus, worker_target, remote_target)
         service = RunService(settings, db, hub, jobs)
         images = ImageService(threads=settings.resolved_cpu_threads(slots))
         app.state.ganscope = AppState(settings, db, hub, jobs, service, SeriesCache(), images)
-        jobs.start()
-        service.recover()
-        log.info("GANscope serving %s (%d job slots, %d GPUs)", settings.data_dir, slots, gpus)
+        await asyncio.to_thread(jobs.start)  # a cluster takes seconds to start or reach
+        await asyncio.to_thread(service.recover)
+        log.info("GANscope serving %s (%s backend, %d job slots, %d GPUs here)",
+                 settings.data_dir, jobs.name, slots, gpus)
         try:
             yield
         finally:
@@ -105,6 +107,22 @@ def create_app(settings: Settings | None = None,
     app.include_router(pages.router)  # before /static: plotly.js lives in the plotly package
     app.mount("/static", StaticFiles(directory=pages.STATIC_DIR), name="static")
     return app
+
+
+def _job_backend(settings: Settings, hub: Hub, slots: int, gpus: int,
+                 worker_target: Callable[..., None] | None,
+                 remote_target: str | None) -> JobBackend:
+    if settings.jobs_backend == "ray":
+        from server.jobs.ray_backend import RayJobManager
+
+        return RayJobManager(
+            hub.publish, committed=hub.committed_cursor, address=settings.ray_address,
+            node_ip=settings.ray_node_ip, namespace=settings.ray_namespace,
+            threads_per_job=settings.cpu_threads or 1,
+            detach_timeout_s=settings.ray_detach_timeout_s, target=remote_target)
+    extra = {"worker_target": worker_target} if worker_target else {}
+    return JobManager(hub.publish, slots=slots, gpus=gpus,
+                      threads_per_job=settings.resolved_cpu_threads(slots), **extra)
 
 
 def _version() -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import ipaddress
 import os
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -62,6 +63,27 @@ class Settings(BaseSettings):
     )
     cors_origins: list[str] = Field(
         default_factory=list, description="Origins allowed by CORS (off when empty)."
+    )
+    jobs_backend: Literal["local", "ray"] = Field(
+        "local", description="Where runs train: local worker processes on this machine, or "
+        "actors on a Ray cluster.",
+    )
+    ray_address: str = Field(
+        "", description="With the ray backend: 'auto' (this machine is a node), "
+        "'host:6379', 'ray://host:10001' (Ray Client), or empty for an embedded "
+        "local instance on 127.0.0.1.",
+    )
+    ray_node_ip: str | None = Field(
+        None, description="This machine's address as a node of the cluster (Ray's own "
+        "choice when unset).",
+    )
+    ray_namespace: str = Field(
+        "ganscope", min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.-]+$",
+        description="Ray namespace of this server's run actors: one server per namespace.",
+    )
+    ray_detach_timeout_s: float = Field(
+        120.0, ge=2.0, le=86_400.0, description="A run on the cluster that hears nothing "
+        "from the server for this long stops with a checkpoint (interrupted, resumable).",
     )
     # limits
     max_batch_size: int = Field(1024, ge=1, le=4096)
