@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+import signal
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -53,7 +55,8 @@ def create_app(settings: Settings | None = None,
         service = RunService(settings, db, hub, jobs)
         images = ImageService(threads=settings.resolved_cpu_threads(slots))
         app.state.ganscope = AppState(settings, db, hub, jobs, service, SeriesCache(), images)
-        await asyncio.to_thread(jobs.start)  # a cluster takes seconds to start or reach
+        with _keep_signal_handlers():  # Ray's core library installs its own for SIGTERM
+            await asyncio.to_thread(jobs.start)  # a cluster takes seconds to start or reach
         await asyncio.to_thread(service.recover)
         log.info("GANscope serving %s (%s backend, %d job slots, %d GPUs here)",
                  settings.data_dir, jobs.name, slots, gpus)
@@ -109,6 +112,22 @@ def create_app(settings: Settings | None = None,
     return app
 
 
+@contextmanager
+def _keep_signal_handlers() -> Iterator[None]:
+    """Put back the server's SIGINT/SIGTERM handlers after the block: a native library (Ray's
+    core worker) that installs its own would turn a graceful stop into a crash."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in handlers.items():
+            if handler is not None:
+                signal.signal(sig, handler)
+
+
 def _job_backend(settings: Settings, hub: Hub, slots: int, gpus: int,
                  worker_target: Callable[..., None] | None,
                  remote_target: str | None) -> JobBackend:
@@ -118,7 +137,10 @@ def _job_backend(settings: Settings, hub: Hub, slots: int, gpus: int,
         return RayJobManager(
             hub.publish, committed=hub.committed_cursor, address=settings.ray_address,
             node_ip=settings.ray_node_ip, namespace=settings.ray_namespace,
-            threads_per_job=settings.cpu_threads or 1,
+            # embedded: this machine's job slots, as the local backend has them
+            threads_per_job=(settings.cpu_threads or 1) if settings.ray_address
+            else settings.resolved_cpu_threads(slots),
+            embedded_cpus=slots * settings.resolved_cpu_threads(slots), embedded_gpus=gpus,
             detach_timeout_s=settings.ray_detach_timeout_s, target=remote_target)
     extra = {"worker_target": worker_target} if worker_target else {}
     return JobManager(hub.publish, slots=slots, gpus=gpus,

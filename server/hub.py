@@ -414,6 +414,7 @@ def apply_message(session: Any, run_id: str, message: dict[str, Any],
         if kind == "status":
             status = message["status"]
             changes["status"] = status
+            changes["status_message"] = message.get("message") or None
             now = datetime.now(UTC)
             if status in TERMINAL:
                 changes["finished_at"] = now

@@ -66,6 +66,8 @@ class Run(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     device: Mapped[str | None] = mapped_column(String(40))
     error: Mapped[str | None] = mapped_column(Text)
+    # what the last status said ("waiting for a GPU in the cluster", "on node 10.0.0.7")
+    status_message: Mapped[str | None] = mapped_column(Text)
     parent_id: Mapped[str | None] = mapped_column(
         ForeignKey("runs.id", ondelete="SET NULL"), index=True
     )

@@ -66,6 +66,9 @@ class RunPublic(BaseModel):
     id: str
     name: str
     status: str
+    status_message: str | None = Field(
+        None, description="What the last status said: why a queued run waits, where it runs, "
+        "why it stopped.")
     preset: str | None
     data: str
     loss: str
@@ -86,7 +89,8 @@ class RunPublic(BaseModel):
     @classmethod
     def from_row(cls, run: Run, *, with_config: bool = True) -> RunPublic:
         return cls(
-            id=run.id, name=run.name, status=run.status, preset=run.preset,
+            id=run.id, name=run.name, status=run.status,
+            status_message=run.status_message, preset=run.preset,
             data=run.data_name, loss=run.loss_name, step=run.step, total_steps=run.total_steps,
             device=run.device, error=run.error, parent_id=run.parent_id,
             parent_step=run.parent_step, created_at=run.created_at, started_at=run.started_at,

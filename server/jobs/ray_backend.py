@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 POLL_WAIT_S = 0.5  # how long the actor holds a poll open when it has nothing to send
 CONTROL_TIMEOUT_S = 10.0
 COMMIT_WAIT_S = 30.0
+UNAVAILABLE_RETRY_S = 0.5
 _NOT_RESOURCES = ("memory", "object_store_memory")
 
 
@@ -85,6 +86,8 @@ class RayJobManager:
         detach_timeout_s: float = 120.0,
         linger_s: float = 3600.0,
         target: str | None = None,
+        embedded_cpus: int | None = None,
+        embedded_gpus: int | None = None,
     ) -> None:
         self.publish = publish
         self.committed = committed  # run id -> the last event cursor the hub committed
@@ -95,6 +98,7 @@ class RayJobManager:
         self.detach_timeout_s = detach_timeout_s
         self.linger_s = linger_s
         self.target = target  # "module:function" instead of the real training (benchmarks)
+        self.embedded_cpus, self.embedded_gpus = embedded_cpus, embedded_gpus
         self._runs: dict[str, _Remote] = {}
         self._lock = threading.RLock()
         self._closing = False
@@ -123,7 +127,9 @@ class RayJobManager:
         common = {"namespace": self.namespace, "log_to_driver": False,
                   "include_dashboard": False, "configure_logging": False}
         if self.embedded:
-            ray.init(_node_ip_address="127.0.0.1", **common)
+            # "local": a new instance of our own, even if `ray start` runs on this machine
+            ray.init(address="local", _node_ip_address="127.0.0.1", num_cpus=self.embedded_cpus,
+                     num_gpus=self.embedded_gpus, **common)
         else:
             kwargs = {"_node_ip_address": self.node_ip} if self.node_ip else {}
             if self.address.startswith("ray://"):
@@ -288,6 +294,11 @@ class RayJobManager:
                 continue  # waiting for Ray to place the actor, or a slow answer
             try:
                 answer = ray.get(ready[0])
+            except ray.exceptions.ActorUnavailableError:
+                # no answer for now (its node went quiet, or a network blip): the GCS says
+                # soon whether the actor is dead; until then, ask again
+                time.sleep(UNAVAILABLE_RETRY_S)
+                continue
             except ray.exceptions.RayActorError as exc:
                 self._died(r, exc)
                 return
@@ -337,16 +348,26 @@ class RayJobManager:
         text = str(exc)
         node = r.info.get("node")
         where = f" on node {node}" if node else ""
-        if "node" in text.lower() and any(w in text.lower() for w in ("died", "dead", "lost")):
+        if "because its node has died" in text or not self._node_alive(r.info.get("node_id")):
             status = "interrupted"
-            message = (f"the node running it{where} left the cluster; resume the run to "
-                       "continue from its last checkpoint, on any node")
+            message = (f"its node{' ' + node if node else ''} left the cluster; resume the run "
+                       "to continue from its last checkpoint, on any node")
         else:
             status = "failed"
-            first = next((line.strip() for line in text.splitlines() if line.strip()), "")
-            message = f"the Ray worker process{where} died: {type(exc).__name__}: {first}"
+            lines = [line.strip() for line in text.splitlines() if line.strip()]
+            detail = next((line for line in lines if "died" in line or "dead" in line),
+                          lines[0] if lines else type(exc).__name__)
+            message = f"the Ray worker process{where} died: {detail[:400]}"
         log.warning("run %s: %s", r.spec.run_id, message)
         self.publish(r.spec.run_id, [status_event(status, -1, message)])
+
+    def _node_alive(self, node_id: str | None) -> bool:
+        if not node_id:
+            return True  # never placed: not a node's loss
+        try:
+            return any(n.get("NodeID") == node_id and n.get("Alive") for n in self._ray.nodes())
+        except Exception:  # the cluster itself is unreachable: say so as a lost node
+            return False
 
     # -- the rest of the interface ---------------------------------------------------------------
 

@@ -9,8 +9,10 @@ between the nodes but what Ray moves.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -80,25 +82,50 @@ class RayCluster:
                     "--num-cpus", str(self.worker_cpus), "--num-gpus", "0",
                     "--resources", '{"node2": 1}')
 
-    def raylet_pids(self) -> dict[str, list[int]]:
-        """The node IP -> pids of the processes of that node (by their command line)."""
-        out: dict[str, list[int]] = {HEAD_IP: [], WORKER_IP: []}
+    def node_pids(self, name: str | None = None) -> list[int]:
+        """The pids of one node's processes ("head", "worker"), or of both, with every process
+        they started (Ray's workers rename themselves, so they are found by parentage)."""
+        parents: dict[int, int] = {}
+        roots: list[int] = []
+        marks = [str(self.root / n) for n in ((name,) if name else ("head", "worker"))]
         for entry in Path("/proc").iterdir():
             if not entry.name.isdigit():
                 continue
             try:
                 cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+                stat = (entry / "stat").read_text()
             except OSError:
                 continue
-            for ip in out:
-                if f"node-ip-address={ip}" in cmd or f"node_ip_address={ip}" in cmd:
-                    out[ip].append(int(entry.name))
-        return out
+            fields = stat[stat.rindex(")") + 2:].split()
+            if fields[0] == "Z":
+                continue
+            parents[int(entry.name)] = int(fields[1])
+            if any(mark in cmd for mark in marks):
+                roots.append(int(entry.name))
+        found = set(roots)
+        grew = True
+        while grew:
+            grew = False
+            for pid, parent in parents.items():
+                if parent in found and pid not in found:
+                    found.add(pid)
+                    grew = True
+        return sorted(found)
+
+    def kill_node(self, name: str) -> None:
+        """SIGKILL every process of one node, as if its machine had gone."""
+        self._kill(self.node_pids(name), signal.SIGKILL)
+
+    def _kill(self, pids: list[int], sig: int) -> None:
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
 
     def stop(self) -> None:
-        subprocess.run([self.ray, "stop", "--force"], env=self.env, capture_output=True,
-                       timeout=120)
-        deadline = time.monotonic() + 30
-        while any(self.raylet_pids().values()) and time.monotonic() < deadline:
+        """End this cluster's processes only (``ray stop`` would end every Ray on the machine);
+        at once, as ``ray stop --force`` does: a test cluster has nothing to save."""
+        deadline = time.monotonic() + 20
+        while (pids := self.node_pids()) and time.monotonic() < deadline:
+            self._kill(pids, signal.SIGKILL)
             time.sleep(0.2)
         shutil.rmtree(self.root, ignore_errors=True)
