@@ -4,6 +4,7 @@
 #         ganscope
 # constraints.txt pins the CUDA build of torch, so the same image trains on a GPU host
 # (`docker run --gpus all ...`, or the `gpu` profile of docker-compose.yml) and on the CPU.
+# The same image is a Ray node (`ray start ...`: the `ray` profile of docker-compose.yml).
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -17,7 +18,8 @@ WORKDIR /src
 # reuses this layer instead of downloading torch again (several GB).
 COPY pyproject.toml constraints.txt ./
 RUN python -c "import tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; \
-print('\n'.join(p['dependencies'] + p['optional-dependencies']['postgres']))" > /tmp/deps.txt \
+extras = p['optional-dependencies']; \
+print('\n'.join(p['dependencies'] + extras['postgres'] + extras['ray']))" > /tmp/deps.txt \
  && pip install -c constraints.txt -r /tmp/deps.txt \
  && rm /tmp/deps.txt
 
@@ -26,7 +28,7 @@ COPY README.md ./
 COPY gan_core ./gan_core
 COPY server ./server
 COPY webui ./webui
-RUN pip install -c constraints.txt '.[postgres]'
+RUN pip install -c constraints.txt '.[postgres,ray]'
 
 # Unprivileged user. /data is created and chowned before VOLUME so that a fresh named volume
 # starts out owned by that user (later changes to a VOLUME path would be discarded).

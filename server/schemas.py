@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from server.models import Run
 
@@ -46,6 +46,18 @@ class RunCreate(Strict):
         description='Ray custom resources the run needs, e.g. {"big_gpu_node": 1}: Ray '
         "places it only on a node that has them (Ray backend only).",
     )
+
+    @field_validator("resources")
+    @classmethod
+    def _custom_resources_only(cls, value: dict[str, float]) -> dict[str, float]:
+        for name, amount in value.items():
+            if name.upper() in ("CPU", "GPU") or name in ("memory", "object_store_memory"):
+                raise ValueError(f"{name!r} is not a custom resource: a run's CPUs come from "
+                                 "config train.num_threads and its GPU from train.device")
+            if amount > 1 and amount != int(amount):
+                raise ValueError(f"{name}: {amount:g}: amounts above 1 must be whole numbers "
+                                 "(Ray's rule)")
+        return value
 
 
 class ControlRequest(Strict):

@@ -50,7 +50,7 @@ def _mounts(service: dict[str, Any]) -> dict[str, str]:
 
 def _server_services(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {name: svc for name, svc in compose["services"].items()
-            if name in ("server", "server-gpu")}
+            if name in ("server", "server-gpu", "server-ray")}
 
 
 # --- docker-compose.yml, parsed ----------------------------------------------------------
@@ -119,6 +119,36 @@ def test_gpu_server_is_opt_in_and_reserves_nvidia_gpus(compose: dict[str, Any]) 
     assert {k: v for k, v in gpu.items() if k not in strip} == services["server"]
 
 
+def test_ray_profile_is_a_cluster_with_the_server_on_backend_ray(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    for name in ("server-ray", "ray-head", "ray-worker"):
+        assert services[name]["profiles"] == ["ray"], name
+        assert services[name]["image"] == services["server"]["image"], name  # one image
+        assert _environment(services[name])["RAY_USAGE_STATS_ENABLED"] == "0", name
+    head = services["ray-head"]["command"]
+    assert {"--head", "--port=6379", "--include-dashboard=false", "--disable-usage-stats",
+            "--block"} <= set(head)
+    assert "health-check" in services["ray-head"]["healthcheck"]["test"]
+    worker = services["ray-worker"]["command"]
+    assert "--address=ray-head:6379" in worker and "--block" in worker
+    assert services["ray-worker"]["depends_on"]["ray-head"]["condition"] == "service_healthy"
+    server = services["server-ray"]
+    env = _environment(server)
+    assert env["GANSCOPE_JOBS_BACKEND"] == "ray" and env["GANSCOPE_RAY_ADDRESS"] == "auto"
+    # the server joins as a node without CPUs, then serves: runs go to the other nodes
+    script = server["command"][-1]
+    assert re.match(r"ray start --address=ray-head:6379 --num-cpus=0 --num-gpus=0 "
+                    r"--disable-usage-stats && exec ganscope serve$", script), script
+    assert server["depends_on"]["ray-head"]["condition"] == "service_healthy"
+    # everything else as the plain server: same database, token, volume, port
+    same = {k: v for k, v in server.items()
+            if k not in ("profiles", "environment", "command", "shm_size", "depends_on")}
+    assert same == {k: v for k, v in services["server"].items()
+                    if k not in ("environment", "depends_on")}
+    assert {k: env[k] for k in _environment(services["server"])} == _environment(
+        services["server"])
+
+
 # --- docker-compose.yml, validated by docker-compose itself ------------------------------
 
 def _docker_compose(tmp_path: Path, token: str | None, *args: str) -> subprocess.CompletedProcess:
@@ -153,6 +183,24 @@ def test_docker_compose_accepts_the_file(tmp_path: Path) -> None:
     assert server_env["GANSCOPE_DATABASE_URL"].startswith("postgresql+psycopg://ganscope:")
 
 
+def test_docker_compose_accepts_the_ray_profile(tmp_path: Path) -> None:
+    if not _docker_compose_available():
+        return
+    result = _docker_compose(tmp_path, TEST_TOKEN, "--profiles")
+    assert result.returncode == 0, result.stderr
+    assert {"gpu", "ray"} <= set(result.stdout.split())
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GANSCOPE_", "COMPOSE_"))}
+    empty = tmp_path / "empty.env"
+    result = subprocess.run(
+        ["docker-compose", "--env-file", str(empty), "-f", str(COMPOSE_FILE), "--profile", "ray",
+         "config"], cwd=ROOT, env={**env, "GANSCOPE_ADMIN_TOKEN": TEST_TOKEN},
+        capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    resolved = yaml.safe_load(result.stdout)["services"]
+    assert {"server-ray", "ray-head", "ray-worker"} <= set(resolved)
+    assert resolved["server-ray"]["environment"]["GANSCOPE_JOBS_BACKEND"] == "ray"
+
+
 def test_docker_compose_refuses_to_run_without_a_token(tmp_path: Path) -> None:
     if not _docker_compose_available():
         return
@@ -185,7 +233,8 @@ def test_dockerfile_base_is_python_311_slim() -> None:
 
 def test_dockerfile_installs_the_project_with_the_constraints() -> None:
     runs = _args("RUN")
-    assert any(re.search(r"pip install -c constraints\.txt '\.\[postgres\]'", r) for r in runs)
+    assert any(re.search(r"pip install -c constraints\.txt '\.\[postgres,ray\]'", r)
+               for r in runs)
     assert all("-c constraints.txt" in r for r in runs if "pip install" in r)
 
 

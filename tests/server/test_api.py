@@ -116,6 +116,16 @@ def test_bad_configs_get_a_422_naming_the_field(api: httpx.Client) -> None:
     assert r.status_code == 422
 
 
+def test_resources_are_for_the_ray_backend(api: httpx.Client) -> None:
+    r = api.post("/api/runs", json={**tiny(), "resources": {"node2": 1}})
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "resources"]
+    assert "GANSCOPE_JOBS_BACKEND=ray" in r.json()["detail"][0]["msg"]
+    for bad in ({"CPU": 2}, {"node2": 1.5}, {"node2": 0}, {"a b": 1}):
+        r = api.post("/api/runs", json={**tiny(), "resources": bad})
+        assert r.status_code == 422 and r.json()["detail"][0]["loc"][:2] == ["body",
+                                                                             "resources"], r.text
+
+
 def test_server_limits(api: httpx.Client) -> None:
     r = api.post("/api/runs", json=tiny(**{"train.batch_size": 4096}))
     assert r.status_code == 422 and "at most 1024" in r.json()["detail"][0]["msg"]

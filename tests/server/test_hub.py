@@ -173,3 +173,37 @@ def test_a_frame_goes_out_only_after_its_row_is_committed(tmp_path) -> None:
     waiting_before, sent, stored = asyncio.run(scenario())
     db.dispose()
     assert waiting_before == 0 and sent == [1] and stored == 1
+
+
+def test_a_senders_cursor_is_committed_with_its_rows(tmp_path) -> None:
+    """A remote stream re-attaches after what the database holds, never after what was sent."""
+    import asyncio
+
+    from gan_core.events import Metrics
+    from server.db import Database, migrate
+    from server.hub import Hub
+    from server.models import Run
+
+    db = Database(f"sqlite:///{tmp_path / 'hub.db'}")
+    migrate(db)
+    with db.write() as session:
+        session.add(Run(id="dddddddddddd", name="r", config={}, status="running",
+                        total_steps=10, data_name="ring", loss_name="hinge", last_metrics={},
+                        seq=0, rewound_seq=0, step=0))
+
+    async def scenario() -> tuple[int | None, int | None]:
+        hub = Hub(db)
+        hub.start()
+        last = hub.dispatch("dddddddddddd", [Metrics(s, {"loss_d": 1.0}) for s in (1, 2, 3)],
+                            cursor=17)
+        before = hub.committed_cursor("dddddddddddd")  # queued for the writer, not stored
+        await hub.wait_flushed("dddddddddddd", last)
+        after = hub.committed_cursor("dddddddddddd")
+        hub.stop()
+        return before, after
+
+    before, after = asyncio.run(scenario())
+    with db.read() as session:
+        stored = session.get(Run, "dddddddddddd").event_cursor
+    db.dispose()
+    assert before is None and after == 17 and stored == 17
