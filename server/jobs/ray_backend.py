@@ -200,13 +200,17 @@ class RayJobManager:
         self._start_pump(r)
 
     def _wait_reason(self, request: dict[str, float]) -> str:
-        free = self._ray.available_resources()
+        total, free = self._ray.cluster_resources(), self._ray.available_resources()
         if all(free.get(k, 0) >= v for k, v in request.items()):
             return "placing the run on the cluster"
+        missing = [k for k, v in request.items() if total.get(k, 0) < v]
+        if missing:
+            names = ", ".join(f"{k}: {request[k]:g}" for k in missing)
+            return f"no node of the cluster has {names}; the run waits until one joins"
         if "GPU" in request:
             return "waiting for a GPU in the cluster"
         cpus = request["CPU"]
-        others = {k: v for k, v in request.items() if k != "CPU"}
+        others = ", ".join(f"{k}: {v:g}" for k, v in request.items() if k != "CPU")
         extra = f" and {others}" if others else ""
         return f"waiting for {cpus:g} free CPU{'s' if cpus != 1 else ''}{extra} in the cluster"
 

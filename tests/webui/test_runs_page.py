@@ -35,6 +35,13 @@ def test_empty_state_on_a_fresh_server(page) -> None:
     page.wait_for_url(re.compile(r"/runs/new"))
 
 
+def test_the_panel_says_where_runs_train(page) -> None:
+    page.goto("/")
+    panel = page.locator('#cluster[data-loaded="true"]')
+    expect(panel).to_contain_text("This machine: 2 job slots")
+    expect(panel).to_contain_text("running")
+
+
 def test_a_new_run_appears_and_finishes_without_reload(page, api) -> None:
     page.goto("/")
     page.locator('#runs[data-loaded="true"]').wait_for()

@@ -11,6 +11,9 @@ import {
 // once; a finished one continues from its last checkpoint (a completed one needs more steps).
 const RESUMABLE = new Set(["paused", "stopped", "failed", "interrupted", "diverged", "completed"]);
 const WITH_REASON = new Set(["failed", "diverged", "interrupted"]);
+// a run that waits says why ("waiting for a GPU in the cluster"), one that starts says where
+const WITH_NOTE = new Set(["queued", "starting"]);
+const CLUSTER_POLL_MS = 5000;
 
 const runs = new Map();   // id -> run (RunPublic)
 const rows = new Map();   // id -> the row's nodes
@@ -151,10 +154,12 @@ function renderRow(run) {
   row.check.setAttribute("aria-label", `Select ${run.name} to compare`);
   row.badge.textContent = run.status;
   row.badge.dataset.status = run.status;
-  const reason = WITH_REASON.has(run.status) ? run.error || "" : "";
+  const reason = WITH_REASON.has(run.status) ? run.error || ""
+    : WITH_NOTE.has(run.status) ? run.status_message || "" : "";
   row.reason.textContent = reason;
   row.reason.hidden = !reason;
-  row.reason.className = run.status === "interrupted" ? "reason muted" : "reason error-text";
+  row.reason.className = run.status === "interrupted" || WITH_NOTE.has(run.status)
+    ? "reason muted" : "reason error-text";
   row.data.textContent = run.data;
   row.loss.textContent = run.loss;
   const total = run.total_steps || 0;
@@ -274,6 +279,7 @@ function onFrame(frame) {
       run.step = frame.step ?? run.step;
       if (frame.type === "status") {
         run.status = frame.status;
+        run.status_message = frame.message || null;
         if (WITH_REASON.has(frame.status)) run.error = frame.message || run.error;
         else if (frame.status === "queued" || frame.status === "running") run.error = null;
       } else {
@@ -389,7 +395,59 @@ async function resume(id, button) {
   }
 }
 
+// -- where runs train: this machine's job slots, or the Ray cluster's nodes --------------------
+
+const clusterNode = document.getElementById("cluster");
+
+function renderCluster(jobs) {
+  const running = jobs.workers.length;
+  const queued = jobs.queued.length;
+  const counts = `${running} running, ${queued} queued`;
+  if (jobs.backend !== "ray") {
+    const gpus = jobs.gpus ? `, ${jobs.gpus} GPU${jobs.gpus === 1 ? "" : "s"}` : "";
+    clusterNode.replaceChildren(el("p", { class: "cluster-summary" },
+      el("strong", {}, "This machine"), `: ${jobs.slots} job slot${jobs.slots === 1 ? "" : "s"}`
+      + `${gpus} · ${counts}`));
+    return;
+  }
+  const c = jobs.cluster;
+  const used = (r) => `${fmtNumber(r.total - r.free)} of ${fmtNumber(r.total)} used`;
+  const alive = c.nodes.filter((n) => n.alive).length;
+  const summary = el("p", { class: "cluster-summary" },
+    el("strong", {}, `Ray cluster (${c.address})`),
+    `: ${alive} node${alive === 1 ? "" : "s"} · CPUs ${used(c.cpus)} · GPUs ${used(c.gpus)}`
+    + ` · ${counts}`);
+  const body = el("tbody");
+  for (const n of c.nodes) {
+    const extra = Object.entries(n.resources || {}).map(([k, v]) => `${k}: ${fmtNumber(v)}`);
+    body.append(el("tr", { dataset: { alive: String(n.alive) } },
+      el("td", {}, n.address), el("td", {}, n.alive ? "alive" : "gone"),
+      el("td", { class: "num" }, fmtNumber(n.cpus)), el("td", { class: "num" }, fmtNumber(n.gpus)),
+      el("td", { class: "num" }, String(n.runs)), el("td", {}, extra.join(", "))));
+  }
+  const table = el("table", { class: "cluster-nodes" },
+    el("caption", { class: "visually-hidden" }, "Nodes of the Ray cluster"),
+    el("thead", {}, el("tr", {}, ...["Node", "State", "CPUs", "GPUs", "Runs", "Resources"]
+      .map((h) => el("th", { scope: "col", class: ["CPUs", "GPUs", "Runs"].includes(h) ? "num" : "" }, h)))),
+    body);
+  clusterNode.replaceChildren(summary, table);
+}
+
+async function refreshCluster() {
+  try {
+    renderCluster((await api("/api/health")).jobs);
+    clusterNode.dataset.loaded = "true";
+  } catch (err) {
+    if (!clusterNode.dataset.loaded) clusterNode.replaceChildren(el("p", { class: "muted" },
+      `Where runs train is not known yet: ${err.message}`));
+  } finally {
+    setTimeout(refreshCluster, CLUSTER_POLL_MS);
+  }
+}
+
 // -- start -----------------------------------------------------------------------------------
+
+refreshCluster();
 
 readFiltersFromUrl();
 filters.addEventListener("input", onFilterChange);
