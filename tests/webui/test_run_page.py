@@ -180,8 +180,11 @@ def test_an_image_run_shows_its_grids_live_with_a_scrubber(page: Any, api: httpx
             timeout=WAIT_MS)
         page.wait_for_function(f"() => document.querySelector('#samples img').getAttribute('src')"
                                f" !== {first_src!r}")
-        page.wait_for_function("() => document.querySelector('#samples img').complete")
-        assert image.evaluate("img => img.naturalWidth") > 0
+        # one condition: a newer grid may replace the src between two separate checks, and
+        # Chromium reports no size while the replacement loads
+        page.wait_for_function("() => { const img = document.querySelector('#samples img');"
+                               " return img.complete && img.naturalWidth > 0; }",
+                               timeout=WAIT_MS)
 
         scrubber.focus()  # keyboard: Home goes to the first grid, arrows step through them
         page.keyboard.press("Home")
