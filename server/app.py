@@ -24,10 +24,21 @@ from server.hub import Hub
 from server.inference import ImageService, ImageServiceError
 from server.jobs.base import JobBackend
 from server.jobs.manager import JobManager, default_gpus
-from server.routes import animation, explore, pages, runs, studies, support, system, ws
+from server.routes import (
+    animation,
+    explore,
+    pages,
+    runs,
+    studies,
+    support,
+    sweeps,
+    system,
+    ws,
+)
 from server.series import SeriesCache
 from server.service import Conflict, Invalid, NotFound, RunService
 from server.settings import Settings
+from server.sweeps import SweepService
 
 __all__ = ["create_app"]
 
@@ -54,10 +65,13 @@ def create_app(settings: Settings | None = None,
         jobs = _job_backend(settings, hub, slots, gpus, worker_target, remote_target)
         service = RunService(settings, db, hub, jobs)
         images = ImageService(threads=settings.resolved_cpu_threads(slots))
-        app.state.ganscope = AppState(settings, db, hub, jobs, service, SeriesCache(), images)
+        sweeps_service = SweepService(settings, db, hub, service)
+        app.state.ganscope = AppState(settings, db, hub, jobs, service, SeriesCache(), images,
+                                      sweeps_service)
         with _keep_signal_handlers():  # Ray's core library installs its own for SIGTERM
             await asyncio.to_thread(jobs.start)  # a cluster takes seconds to start or reach
         await asyncio.to_thread(service.recover)
+        await asyncio.to_thread(sweeps_service.start)
         log.info("GANscope serving %s (%s backend, %d job slots, %d GPUs here)",
                  settings.data_dir, jobs.name, slots, gpus)
         try:
@@ -107,6 +121,7 @@ def create_app(settings: Settings | None = None,
     app.include_router(explore.router)
     app.include_router(studies.router)
     app.include_router(support.router)
+    app.include_router(sweeps.router)
     app.include_router(pages.router)  # before /static: plotly.js lives in the plotly package
     app.mount("/static", StaticFiles(directory=pages.STATIC_DIR), name="static")
     return app

@@ -64,7 +64,38 @@ def main(argv: Sequence[str] | None = None) -> int:
                     ".json)")
     ev.add_argument("--data-dir", help="the server's data directory (for --run)")
 
+    sw = sub.add_parser("sweep", help="launch a sweep on a running server: one run per point "
+                        "of the axes, queued on its job backend")
+    base = sw.add_mutually_exclusive_group(required=True)
+    base.add_argument("--preset", help="a named preset (see `ganscope presets`)")
+    base.add_argument("--config", help="a run config file (.yaml, .yml or .json)")
+    sw.add_argument("--axis", action="append", default=[], required=True,
+                    metavar="FIELD=V1,V2,...",
+                    help="a dotted config field and its values, e.g. --axis optim.d.lr=1e-4,5e-4 "
+                    "(repeatable; with --random also FIELD=LOW:HIGH or FIELD=log:LOW:HIGH)")
+    sw.add_argument("--set", dest="overrides", action="append", default=[],
+                    metavar="KEY=VALUE", help="a config field for every run (repeatable)")
+    sw.add_argument("--name", help="the sweep's name (its runs are named after it)")
+    sw.add_argument("--random", type=int, metavar="COUNT",
+                    help="draw COUNT points instead of running the whole grid")
+    sw.add_argument("--seed", type=int, default=0, help="the random search's seed")
+    sw.add_argument("--metric", help="the metric that ranks the runs (default: w1_exact on 2D "
+                    "data, else loss_g)")
+    sw.add_argument("--goal", choices=("min", "max"), help="less or more of the metric is "
+                    "better (default: by metric)")
+    sw.add_argument("--stop-rule", choices=("median",), help="median: stop runs that fall "
+                    "behind the sweep's median")
+    sw.add_argument("--server", help="the server's URL (default: http://GANSCOPE_HOST:"
+                    "GANSCOPE_PORT, i.e. http://127.0.0.1:8000)")
+    sw.add_argument("--token", help="the server's admin token (default: GANSCOPE_TOKEN)")
+    sw.add_argument("--wait", action="store_true",
+                    help="follow the sweep until every run has ended, then print its table")
+
     args = parser.parse_args(argv)
+    if args.command == "sweep":
+        from server.sweep_cli import run_sweep_command
+
+        return run_sweep_command(args)
     if args.command == "eval":
         return _eval(args)
     if args.command == "serve":

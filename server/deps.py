@@ -17,6 +17,7 @@ from server.schemas import RUN_ID_PATTERN
 from server.series import SeriesCache
 from server.service import RunService
 from server.settings import Settings
+from server.sweeps import SweepService
 
 TOKEN_HEADER = "x-ganscope-token"
 TOKEN_COOKIE = "ganscope_token"
@@ -31,6 +32,7 @@ class AppState:
     runs: RunService
     series: SeriesCache
     images: ImageService
+    sweeps: SweepService
 
 
 def get_state(request: Request) -> AppState:

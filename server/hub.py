@@ -25,7 +25,7 @@ import queue
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -168,6 +168,9 @@ class Hub:
         # per run, the backend's number of the last event committed (see ``publish``)
         self.cursor: dict[str, int] = {}
         self.deleted: set[str] = set()
+        # called on the loop with (run_id, message) for every message before it is stored;
+        # an observer may add to a status message (the sweeps' stopping rule names its reason)
+        self.observers: list[Callable[[str, dict[str, Any]], None]] = []
         self.subscribers: dict[str, set[Subscriber]] = {}
         self.list_subscribers: set[Subscriber] = set()
         self._last_progress: dict[str, float] = {}
@@ -245,6 +248,12 @@ class Hub:
         elif message["type"] == "checkpoint" and self.runs_dir is not None:
             path = self.runs_dir / run_id / message["file"]
             message["size_bytes"] = path.stat().st_size if path.is_file() else 0
+        for observe in self.observers:
+            try:
+                observe(run_id, message)
+            except Exception:  # an observer's bug must not lose the event
+                log.exception("hub observer failed on a %s message of run %s",
+                              message["type"], run_id)
         self._writes.put((run_id, message, cursor))
         # sent once the writer has committed it: a client that hears of a checkpoint, a grid
         # or the end of a run can read it over REST at once

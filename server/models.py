@@ -84,6 +84,26 @@ class Run(Base):
     event_cursor: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     # Ray custom resources the run asks for ({"node2": 1}); None: none
     resources: Mapped[dict[str, Any] | None]
+    # the sweep the run is a point of, and its values on the sweep's axes
+    sweep_id: Mapped[str | None] = mapped_column(
+        ForeignKey("sweeps.id", ondelete="SET NULL"), index=True
+    )
+    sweep_point: Mapped[dict[str, Any] | None]
+
+
+class Sweep(Base):
+    """Runs made from one config and a set of axes; the runs are ordinary runs."""
+
+    __tablename__ = "sweeps"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # the request as given: preset/config/overrides, axes, search, count, seed
+    spec: Mapped[dict[str, Any]]
+    metric: Mapped[str] = mapped_column(String(100))
+    goal: Mapped[str] = mapped_column(String(3))
+    stop_rule: Mapped[str | None] = mapped_column(String(20))
 
 
 class RunChild:

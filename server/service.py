@@ -141,15 +141,9 @@ class RunService:
                 raise Invalid([(("body", "resources"), "custom resources are for runs on a Ray "
                                 "cluster: start the server with GANSCOPE_JOBS_BACKEND=ray, or "
                                 "leave resources out")])
-            run_id = secrets.token_hex(6)
-            run = Run(
-                id=run_id, name=config.name or run_id, config=config.model_dump(mode="json"),
-                preset=body.preset, status="queued", step=parent_step or 0,
-                total_steps=config.train.steps, data_name=config.data.name,
-                loss_name=config.loss.name, last_metrics={}, seq=0, rewound_seq=0,
-                parent_id=parent_id, parent_step=parent_step, resources=body.resources or None,
-                event_cursor=0,
-            )
+            run = self._new_run(config, preset=body.preset, resources=body.resources or None,
+                                parent_id=parent_id, parent_step=parent_step)
+            run_id = run.id
             self.run_dir(run_id).mkdir(parents=True)
             with self.db.write() as session:
                 session.add(run)
@@ -160,8 +154,51 @@ class RunService:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(resume_from, target)
                 resume_from = str(target)
-            self.jobs.submit(self._spec(run, config, resume_from))
+            # a cluster's submit is network calls (and a checkpoint read): not on the loop
+            await asyncio.to_thread(self.jobs.submit, self._spec(run, config, resume_from))
             return run
+
+    def _new_run(self, config: RunConfig, *, preset: str | None,
+                 resources: dict[str, float] | None, parent_id: str | None = None,
+                 parent_step: int | None = None, **extra: Any) -> Run:
+        run_id = secrets.token_hex(6)
+        return Run(
+            id=run_id, name=config.name or run_id, config=config.model_dump(mode="json"),
+            preset=preset, status="queued", step=parent_step or 0,
+            total_steps=config.train.steps, data_name=config.data.name,
+            loss_name=config.loss.name, last_metrics={}, seq=0, rewound_seq=0,
+            parent_id=parent_id, parent_step=parent_step, resources=resources,
+            event_cursor=0, **extra,
+        )
+
+    async def create_many(self, points: list[tuple[RunConfig, dict[str, Any]]], *,
+                          preset: str | None, resources: dict[str, float] | None,
+                          sweep: Any) -> list[Run]:
+        """A sweep and its runs, validated configs each with its point, in one transaction:
+        all of them or none; then each is submitted."""
+        async with self._lock:
+            waiting = len(self.jobs.queued())
+            if waiting + len(points) > self.settings.max_queued_runs:
+                raise Conflict(f"{waiting} runs are waiting already and the sweep adds "
+                               f"{len(points)}; at most {self.settings.max_queued_runs} may "
+                               "wait (GANSCOPE_MAX_QUEUED_RUNS)")
+            if resources and self.jobs.name != "ray":
+                raise Invalid([(("body", "resources"), "custom resources are for runs on a Ray "
+                                "cluster: start the server with GANSCOPE_JOBS_BACKEND=ray, or "
+                                "leave resources out")])
+            runs = [self._new_run(config, preset=preset, resources=resources,
+                                  sweep_id=sweep.id, sweep_point=point)
+                    for config, point in points]
+            with self.db.write() as session:
+                session.add(sweep)
+                session.flush()
+                session.add_all(runs)
+            for run in runs:
+                self.run_dir(run.id).mkdir(parents=True)
+                self.hub.notify_list({"type": "created", "id": run.id})
+            for run, (config, _) in zip(runs, points, strict=True):
+                await asyncio.to_thread(self.jobs.submit, self._spec(run, config, None))
+            return runs
 
     def _fork_source(self, body: RunCreate) -> tuple[RunConfig, str, int]:
         assert body.fork is not None
@@ -235,7 +272,7 @@ class RunService:
         with self.db.write() as session:
             session.execute(update(Run).where(Run.id == run.id).values(total_steps=total))
         await self._set_status(run.id, "queued", f"resuming from step {ckpt.step}")
-        self.jobs.submit(self._spec(self.get(run.id), config, str(path)))
+        await asyncio.to_thread(self.jobs.submit, self._spec(self.get(run.id), config, str(path)))
 
     async def delete(self, run_id: str) -> None:
         async with self._lock:

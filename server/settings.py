@@ -90,6 +90,7 @@ class Settings(BaseSettings):
     max_steps: int = Field(1_000_000, ge=1, le=10_000_000)
     max_image_size: int = Field(64, ge=8, le=64)
     max_queued_runs: int = Field(100, ge=1, le=10_000)
+    max_sweep_runs: int = Field(100, ge=1, le=10_000, description="Points of one sweep at most.")
     max_request_bytes: int = Field(1_000_000, ge=1_000, le=100_000_000)
     history_points: int = Field(
         2000, ge=10, le=100_000,
