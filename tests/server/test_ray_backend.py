@@ -207,6 +207,22 @@ def test_runs_wait_in_rays_queue_with_the_reason(api: httpx.Client) -> None:
     wait_status(api, never, "stopped")
 
 
+def test_a_sweeps_runs_fill_both_nodes(api: httpx.Client) -> None:
+    r = api.post("/api/sweeps", json={**tiny(), "axes": {"seed": [0, 1, 2, 3]}})
+    assert r.status_code == 201, r.text
+    run_ids = r.json()["runs"]
+    nodes = set()
+    for run_id in run_ids:
+        assert wait_status(api, run_id, "completed", "failed", timeout=120)["status"] == \
+            "completed"
+        starts = [e["message"] for e in api.get(f"/api/runs/{run_id}/events").json()
+                  if e["type"] == "status" and e["status"] == "starting"]
+        nodes.add(starts[-1].removeprefix("on node "))
+    assert nodes == {HEAD_IP, WORKER_IP}  # Ray placed them: one CPU on each node
+    sweep = api.get(f"/api/sweeps/{r.json()['id']}").json()
+    assert sweep["status"] == "finished" and sweep["best_run"] in run_ids
+
+
 def test_a_killed_worker_fails_its_run_which_resumes(api: httpx.Client) -> None:
     run_id = create_run(api, on_node2(**LONG))
     wait_step(api, run_id, 120)
