@@ -41,6 +41,23 @@ def test_mutations_need_the_token(guarded: Server) -> None:
                           headers={"X-GANscope-Token": TOKEN}).status_code == 204
 
 
+def test_sweep_mutations_need_the_token(guarded: Server) -> None:
+    body = {**tiny(**{"train.steps": 20}), "axes": {"seed": [0, 1]}}
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    with httpx.Client(base_url=guarded.url, timeout=30) as api:
+        r = api.post("/api/sweeps", json=body)
+        assert r.status_code == 401 and "token" in r.json()["detail"]
+        assert api.get("/api/sweeps").json()["count"] == 0  # nothing was created
+        r = api.post("/api/sweeps", json=body, headers=auth)
+        assert r.status_code == 201, r.text
+        sweep_id = r.json()["id"]
+        assert api.get(f"/api/sweeps/{sweep_id}").status_code == 200  # reading is open
+        assert api.get(f"/api/sweeps/{sweep_id}/export.csv").status_code == 200
+        control = f"/api/sweeps/{sweep_id}/control"
+        assert api.post(control, json={"action": "stop"}).status_code == 401
+        assert api.post(control, json={"action": "stop"}, headers=auth).status_code == 200
+
+
 def test_websockets_need_the_token(guarded: Server) -> None:
     with pytest.raises(InvalidStatus) as info:
         Stream(guarded, "/ws/runs")
