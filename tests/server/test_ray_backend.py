@@ -271,6 +271,42 @@ def test_a_restarted_server_reattaches_and_loses_nothing(cluster: RayCluster,
         second.stop()
 
 
+def test_a_run_that_loses_its_server_stops_with_a_checkpoint(cluster: RayCluster,
+                                                              tmp_path: Path) -> None:
+    detach_s = 3.0
+    env = {**cluster.server_env(), "GANSCOPE_RAY_DETACH_TIMEOUT_S": str(detach_s)}
+    first = Server(tmp_path / "data", **env).start(120)
+    try:
+        with httpx.Client(base_url=first.url, timeout=30) as api:
+            run_id = create_run(api, on_node2(**{"train.steps": 200_000,
+                                                 "train.checkpoint_every": 100_000}))
+            wait_step(api, run_id, 100, timeout=90)
+        first.kill()  # the run hears nothing more from any server
+        lost_at = time.monotonic()
+    finally:
+        first.stop()
+    # the silence itself is the condition: it must outlast the run's detach timeout
+    time.sleep(max(0.0, lost_at + detach_s + 3 - time.monotonic()))
+    second = Server(tmp_path / "data", **env).start(120)
+    try:
+        with httpx.Client(base_url=second.url, timeout=30) as api:
+            run = wait_status(api, run_id, "interrupted", "failed", timeout=90)
+            assert run["status"] == "interrupted", run
+            assert "lost contact with the server" in run["error"]
+            # its stop checkpoint (not a periodic one: those are 100,000 steps apart) came
+            # back to the server's folder
+            checkpoints = api.get(f"/api/runs/{run_id}/checkpoints").json()
+            assert [c["step"] for c in checkpoints] == [run["step"]]
+            r = api.get(f"/api/runs/{run_id}/checkpoints/{run['step']}")
+            assert r.status_code == 200 and len(r.content) > 1000
+            r = control(api, run_id, "resume", steps=run["step"] + 40)
+            assert r.status_code == 202, r.text
+            done = wait_status(api, run_id, "completed", "failed", timeout=90)
+            assert done["status"] == "completed" and done["step"] == run["step"] + 40
+    finally:
+        second.stop()
+
+
 def test_a_lost_node_interrupts_its_run_resumably(cluster: RayCluster, api: httpx.Client) -> None:
     # last in the module: it takes the second node away, then brings a new one up
     run_id = create_run(api, on_node2(**LONG))
