@@ -45,6 +45,14 @@ def run_page(request: Request, run_id: RunId) -> HTMLResponse:
     return _page(request, "run.html", "Run", nav="runs", run_id=run_id)
 
 
+SweepId = Annotated[str, PathParam(pattern=r"^[0-9a-f]{12}$")]
+
+
+@router.get("/sweeps/{sweep_id}")
+def sweep_page(request: Request, sweep_id: SweepId) -> HTMLResponse:
+    return _page(request, "sweep.html", "Sweep", nav="runs", sweep_id=sweep_id)
+
+
 @router.get("/compare")
 def compare_page(request: Request) -> HTMLResponse:
     return _page(request, "compare.html", "Compare runs", nav="compare")

@@ -168,6 +168,7 @@ class RunPage {
   async onStatus(frame) {
     this.streamSeq = frame.seq;
     this.run.status = frame.status;
+    this.run.status_message = frame.message || null;
     if (frame.status === "failed" || frame.status === "diverged" || frame.status === "interrupted") {
       this.run.error = frame.message || this.run.error;
     } else if (frame.status === "queued" || frame.status === "running") {
@@ -253,11 +254,13 @@ class RunPage {
     this.progress = el("progress", { id: "run-progress", max: "1", value: "0" });
     this.stepText = el("span", { id: "run-step" });
     this.error = el("p", { class: "error-text run-error", id: "run-error", role: "alert", hidden: true });
+    this.note = el("p", { class: "muted run-note", id: "run-note", hidden: true }); // why it stopped
     const head = el("section", { class: "panel run-head", "aria-label": "Run" },
       el("div", { class: "title-row" }, this.name, this.badge),
       this.meta,
       el("div", { class: "progress-row" }, this.progress, this.stepText),
-      this.error);
+      this.error,
+      this.note);
 
     const controls = this.buildControls();
 
@@ -451,6 +454,9 @@ class RunPage {
     const failed = r.status === "failed" || r.status === "diverged" || r.status === "interrupted";
     this.error.hidden = !(failed && r.error);
     this.error.textContent = failed && r.error ? `${r.status === "interrupted" ? "Interrupted" : "Error"}: ${r.error}` : "";
+    const note = r.status === "stopped" ? r.status_message : null;
+    this.note.hidden = !note;
+    this.note.textContent = note || "";
     this.renderProgress();
     this.renderControls();
   }

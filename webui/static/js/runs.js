@@ -1,6 +1,6 @@
 // The runs list: the newest runs from /ws/runs, kept up to date live (created, deleted,
 // status, progress), filtered by status and name, with resume/delete and a selection to
-// compare.
+// compare. Sweeps are listed above it, and a sweep's runs link to their sweep.
 
 import {
   api, el, fmtAge, fmtNumber, hideBanner, LIVE_STATUSES, parseTime, setConnection, showBanner,
@@ -11,14 +11,17 @@ import {
 // once; a finished one continues from its last checkpoint (a completed one needs more steps).
 const RESUMABLE = new Set(["paused", "stopped", "failed", "interrupted", "diverged", "completed"]);
 const WITH_REASON = new Set(["failed", "diverged", "interrupted"]);
-// a run that waits says why ("waiting for a GPU in the cluster"), one that starts says where
-const WITH_NOTE = new Set(["queued", "starting"]);
+// a run that waits says why ("waiting for a GPU in the cluster"), one that starts says where,
+// one that a sweep's median rule stopped says at which step and against what
+const WITH_NOTE = new Set(["queued", "starting", "stopped"]);
 const CLUSTER_POLL_MS = 5000;
+const SWEEPS_MIN_MS = 1000; // the sweeps panel is re-read at most once a second
 
 const runs = new Map();   // id -> run (RunPublic)
 const rows = new Map();   // id -> the row's nodes
 const selected = new Set();
 const gone = new Set();   // deleted while its details were being fetched
+const sweeps = new Map(); // id -> sweep (GET /api/sweeps)
 let loaded = false;
 let connectionLost = false;
 
@@ -120,6 +123,7 @@ function makeRow(run) {
     check,
     link: el("a", { href: `/runs/${run.id}`, class: "run-name" }),
     id: el("span", { class: "run-id muted" }, run.id),
+    sweep: el("a", { class: "sweep-link", hidden: true }),
     badge: el("span", { class: "status" }),
     reason: el("div", { class: "reason" }),
     data: el("td"),
@@ -136,7 +140,7 @@ function makeRow(run) {
   row.remove.addEventListener("click", () => remove(run.id, row.remove));
   row.tr = el("tr", { dataset: { runId: run.id } },
     el("td", { class: "check" }, check),
-    el("td", {}, row.link, " ", row.id),
+    el("td", {}, row.link, " ", row.id, row.sweep),
     el("td", {}, row.badge, row.reason),
     row.data,
     row.loss,
@@ -160,6 +164,7 @@ function renderRow(run) {
   row.reason.hidden = !reason;
   row.reason.className = run.status === "interrupted" || WITH_NOTE.has(run.status)
     ? "reason muted" : "reason error-text";
+  renderSweepLink(row, run);
   row.data.textContent = run.data;
   row.loss.textContent = run.loss;
   const total = run.total_steps || 0;
@@ -179,8 +184,18 @@ function renderRow(run) {
   row.remove.setAttribute("aria-label", `Delete ${run.name}`);
 }
 
+function renderSweepLink(row, run) {
+  row.sweep.hidden = !run.sweep_id;
+  if (!run.sweep_id) return;
+  const sweep = sweeps.get(run.sweep_id);
+  row.sweep.href = `/sweeps/${run.sweep_id}`;
+  row.sweep.textContent = `sweep: ${sweep ? sweep.name : run.sweep_id}`;
+  row.sweep.title = sweep ? `One of the ${sweep.runs} runs of the sweep ${sweep.name}` : "";
+}
+
 function addRun(run) {
   if (gone.has(run.id)) return;
+  if (run.sweep_id && !sweeps.has(run.sweep_id)) scheduleSweeps();
   const known = runs.has(run.id);
   runs.set(run.id, run);
   if (!known) {
@@ -258,6 +273,7 @@ function onFrame(frame) {
         if (!frame.runs.some((r) => r.id === id)) dropRun(id);
       }
       for (const run of frame.runs) addRun(run);
+      if (loaded) scheduleSweeps(); // a reconnect: the sweeps' counts may have changed meanwhile
       loaded = true;
       container.dataset.loaded = "true";
       container.replaceChildren(table, emptyNode);
@@ -267,6 +283,7 @@ function onFrame(frame) {
       fetchRun(frame.id);
       return;
     case "deleted":
+      if (runs.get(frame.id)?.sweep_id) scheduleSweeps();
       dropRun(frame.id);
       break;
     case "status":
@@ -278,6 +295,7 @@ function onFrame(frame) {
       }
       run.step = frame.step ?? run.step;
       if (frame.type === "status") {
+        if (run.sweep_id) scheduleSweeps();
         run.status = frame.status;
         run.status_message = frame.message || null;
         if (WITH_REASON.has(frame.status)) run.error = frame.message || run.error;
@@ -395,6 +413,49 @@ async function resume(id, button) {
   }
 }
 
+// -- sweeps: each a link to its page, with how many of its runs are still active ------------------
+
+const sweepsNode = document.getElementById("sweeps");
+let sweepsTimer = null;
+let sweepsRead = 0;
+
+function renderSweeps({ data, count }) {
+  sweeps.clear();
+  for (const sweep of data) sweeps.set(sweep.id, sweep);
+  sweepsNode.hidden = data.length === 0;
+  sweepsNode.querySelector("tbody").replaceChildren(...data.map((s) => el("tr", { dataset: { sweepId: s.id } },
+    el("td", {}, el("a", { href: `/sweeps/${s.id}`, class: "run-name" }, s.name), " ",
+      el("span", { class: "run-id muted" }, s.id)),
+    el("td", {}, s.metric, el("span", { class: "muted" }, ` (${s.goal})`)),
+    el("td", { class: "sweep-axes" }, s.axes.join(", ")),
+    el("td", { class: "num" }, String(s.runs)),
+    el("td", { class: "num" }, String(s.active)),
+    el("td", {}, el("time", { datetime: s.created_at, title: parseTime(s.created_at).toLocaleString() },
+      fmtAge(s.created_at))))));
+  const more = sweepsNode.querySelector("#sweeps-more");
+  more.hidden = count <= data.length;
+  more.textContent = `The newest ${data.length} of ${count} sweeps.`;
+  sweepsNode.dataset.loaded = "true";
+  for (const [id, row] of rows) renderSweepLink(row, runs.get(id));
+}
+
+async function refreshSweeps() {
+  sweepsRead = Date.now();
+  try {
+    renderSweeps(await api("/api/sweeps"));
+  } catch (err) {
+    console.warn("sweeps:", err.message);
+  }
+}
+
+function scheduleSweeps() {
+  if (sweepsTimer) return;
+  sweepsTimer = setTimeout(() => {
+    sweepsTimer = null;
+    refreshSweeps();
+  }, Math.max(0, sweepsRead + SWEEPS_MIN_MS - Date.now()));
+}
+
 // -- where runs train: this machine's job slots, or the Ray cluster's nodes --------------------
 
 const clusterNode = document.getElementById("cluster");
@@ -448,6 +509,7 @@ async function refreshCluster() {
 // -- start -----------------------------------------------------------------------------------
 
 refreshCluster();
+refreshSweeps();
 
 readFiltersFromUrl();
 filters.addEventListener("input", onFilterChange);
