@@ -89,6 +89,7 @@ class Run(Base):
         ForeignKey("sweeps.id", ondelete="SET NULL"), index=True
     )
     sweep_point: Mapped[dict[str, Any] | None]
+    sweep_index: Mapped[int | None]  # the point's place in the sweep (its table's order)
 
 
 class Sweep(Base):

@@ -187,8 +187,8 @@ class RunService:
                                 "cluster: start the server with GANSCOPE_JOBS_BACKEND=ray, or "
                                 "leave resources out")])
             runs = [self._new_run(config, preset=preset, resources=resources,
-                                  sweep_id=sweep.id, sweep_point=point)
-                    for config, point in points]
+                                  sweep_id=sweep.id, sweep_point=point, sweep_index=index)
+                    for index, (config, point) in enumerate(points)]
             with self.db.write() as session:
                 session.add(sweep)
                 session.flush()

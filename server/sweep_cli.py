@@ -156,7 +156,10 @@ def default_server() -> str:
 
 def format_table(sweep: dict[str, Any]) -> str:
     axes, metric = sweep["axes"], sweep["metric"]
-    header = ["run", "status", *(a.rsplit(".", 1)[-1] for a in axes), f"final {metric}",
+    from server.sweeps import axis_labels
+
+    labels = axis_labels(axes)
+    header = ["run", "status", *(labels[a] for a in axes), f"final {metric}",
               f"best {metric}"]
     rows = []
     for run in sweep["runs"]:

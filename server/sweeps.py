@@ -97,9 +97,24 @@ def default_metric(config: Any) -> str:
     return "w1_exact" if config.is_toy else "loss_g"
 
 
+def axis_labels(names: list[str]) -> dict[str, str]:
+    """Each dotted axis by its shortest tail that no other axis shares: optim.g.lr and
+    optim.d.lr -> g.lr and d.lr; seed -> seed."""
+    labels = {}
+    for name in names:
+        parts = name.split(".")
+        for k in range(1, len(parts) + 1):
+            tail = ".".join(parts[-k:])
+            if not any(o != name and (o == tail or o.endswith("." + tail)) for o in names):
+                break
+        labels[name] = tail
+    return labels
+
+
 def point_label(point: dict[str, Any]) -> str:
-    return ", ".join(f"{name.rsplit('.', 1)[-1]}={value:g}" if isinstance(value, float)
-                     else f"{name.rsplit('.', 1)[-1]}={value}" for name, value in point.items())
+    labels = axis_labels(list(point))
+    return ", ".join(f"{labels[name]}={value:g}" if isinstance(value, float)
+                     else f"{labels[name]}={value}" for name, value in point.items())
 
 
 # -- the median stopping rule ------------------------------------------------------------------
@@ -264,20 +279,22 @@ class SweepService:
 
     def _runs(self, session: Any, sweep_id: str) -> list[Run]:
         return list(session.execute(select(Run).where(Run.sweep_id == sweep_id)
-                                    .order_by(Run.created_at, Run.id)).scalars())
+                                    .order_by(Run.sweep_index, Run.id)).scalars())
 
     def _values(self, session: Any, metric: str,
                 runs: list[Run]) -> dict[str, list[tuple[int, float]]]:
+        """Each run's (step, value) of ``metric``: the database extracts the one value from
+        each row's JSON (a row holds every metric; decoding them all cost 90 ms a read)."""
         out: dict[str, list[tuple[int, float]]] = {r.id: [] for r in runs}
         if not runs:
             return out
-        rows = session.execute(select(MetricPoint.run_id, MetricPoint.step, MetricPoint.values)
-                               .where(MetricPoint.run_id.in_(list(out)))
+        value = MetricPoint.values[metric].as_float()
+        rows = session.execute(select(MetricPoint.run_id, MetricPoint.step, value)
+                               .where(MetricPoint.run_id.in_(list(out)), value.is_not(None))
                                .order_by(MetricPoint.run_id, MetricPoint.step))
-        for run_id, step, values in rows:
-            value = values.get(metric)
-            if isinstance(value, int | float) and math.isfinite(value):
-                out[run_id].append((step, float(value)))
+        for run_id, step, number in rows:
+            if number is not None and math.isfinite(number):
+                out[run_id].append((step, float(number)))
         return out
 
     def get_row(self, sweep_id: str) -> Sweep:

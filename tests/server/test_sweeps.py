@@ -16,7 +16,7 @@ import pytest
 
 from server.schemas import SweepCreate
 from server.service import Invalid
-from server.sweeps import MedianRule, expand_points
+from server.sweeps import MedianRule, axis_labels, expand_points, point_label
 from tests.server.conftest import TINY, Server, wait_status
 
 ENDED = ("completed", "stopped", "failed", "diverged", "interrupted")
@@ -67,6 +67,13 @@ def test_random_search_is_reproducible_from_its_seed() -> None:
     drawn = expand_points(SweepCreate.model_validate(lists))
     assert sorted(map(lambda p: tuple(p.values()), drawn)) == sorted(
         (s, lr) for s in (0, 1, 2) for lr in (1e-4, 5e-4))
+
+
+def test_axes_are_labelled_by_their_shortest_distinct_tail() -> None:
+    assert axis_labels(["optim.g.lr", "optim.d.lr", "seed", "loss.name"]) == {
+        "optim.g.lr": "g.lr", "optim.d.lr": "d.lr", "seed": "seed", "loss.name": "name"}
+    assert point_label({"optim.g.lr": 1e-4, "optim.d.lr": 5e-4, "seed": 2}) == \
+        "g.lr=0.0001, d.lr=0.0005, seed=2"
 
 
 @pytest.mark.parametrize(("spec", "loc"), [

@@ -30,6 +30,7 @@ def upgrade() -> None:
     with op.batch_alter_table("runs") as batch:
         batch.add_column(sa.Column("sweep_id", sa.String(32), nullable=True))
         batch.add_column(sa.Column("sweep_point", sa.JSON(), nullable=True))
+        batch.add_column(sa.Column("sweep_index", sa.Integer(), nullable=True))
         batch.create_foreign_key("fk_runs_sweep_id_sweeps", "sweeps", ["sweep_id"], ["id"],
                                  ondelete="SET NULL")
         batch.create_index("ix_runs_sweep_id", ["sweep_id"])
@@ -39,6 +40,7 @@ def downgrade() -> None:
     with op.batch_alter_table("runs") as batch:
         batch.drop_index("ix_runs_sweep_id")
         batch.drop_constraint("fk_runs_sweep_id_sweeps", type_="foreignkey")
+        batch.drop_column("sweep_index")
         batch.drop_column("sweep_point")
         batch.drop_column("sweep_id")
     op.drop_table("sweeps")
