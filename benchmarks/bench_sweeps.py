@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from bench_server import cpu_seconds  # this folder is the script's sys.path[0]
 
 from gan_core.losses import LOSSES
 from gan_core.presets import preset_config
@@ -83,15 +84,6 @@ def _die_with_parent() -> None:
         import ctypes
 
         ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-
-
-def cpu_seconds(pid: int) -> float | None:
-    """User + system CPU seconds of a live process (its threads included; Linux /proc)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError):
-        return None
 
 
 class Server:

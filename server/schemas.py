@@ -199,32 +199,28 @@ class SweepRunPublic(BaseModel):
     best_step: int | None
 
 
-class SweepPublic(BaseModel):
+class SweepHead(BaseModel):
     id: str
     name: str
     created_at: datetime
     metric: str
     goal: Literal["min", "max"]
     stop_rule: Literal["median"] | None
-    search: Literal["grid", "random"]
     axes: list[str]
+
+
+class SweepSummary(SweepHead):
+    runs: int = Field(description="How many runs the sweep has.")
+    active: int = Field(description="How many of them are queued or training.")
+
+
+class SweepPublic(SweepHead):
+    search: Literal["grid", "random"]
     spec: dict[str, Any] = Field(description="The request that made the sweep.")
     status: Literal["active", "finished"]
     counts: dict[str, int] = Field(description="Runs per status.")
     best_run: str | None
-    runs: list[SweepRunPublic]
-
-
-class SweepSummary(BaseModel):
-    id: str
-    name: str
-    created_at: datetime
-    metric: str
-    goal: Literal["min", "max"]
-    stop_rule: Literal["median"] | None
-    axes: list[str]
-    runs: int
-    active: int
+    runs: list[SweepRunPublic] = Field(description="One row per run, in the points' order.")
 
 
 class SweepsPublic(BaseModel):

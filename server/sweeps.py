@@ -297,13 +297,6 @@ class SweepService:
                 out[run_id].append((step, float(number)))
         return out
 
-    def get_row(self, sweep_id: str) -> Sweep:
-        with self.db.read() as session:
-            sweep = session.get(Sweep, sweep_id)
-        if sweep is None:
-            raise NotFound(f"no sweep {sweep_id}")
-        return sweep
-
     def summary(self, sweep_id: str) -> dict[str, Any]:
         with self.db.read() as session:
             sweep = session.get(Sweep, sweep_id)
