@@ -189,6 +189,11 @@ class MLPModel(StrictModel):
     activation: Activation = Field("relu", description="Hidden-layer activation of G and D.")
     spectral_norm_d: bool = Field(False, description="Spectral normalization on D's layers.")
     spectral_norm_g: bool = Field(False, description="Spectral normalization on G's layers.")
+    pack: int = Field(
+        1, ge=1, le=8,
+        description="PacGAN packing: D judges m samples at once (real with real, fake with "
+        "fake), which penalizes mode collapse; train.batch_size must be a multiple of m.",
+    )
 
 
 class DCGANModel(StrictModel):
@@ -212,6 +217,11 @@ class DCGANModel(StrictModel):
     conditional: bool = Field(
         False,
         description="Class-conditional G (label embedding) and D (projection); needs labels.",
+    )
+    pack: int = Field(
+        1, ge=1, le=8,
+        description="PacGAN packing: D judges m samples at once (real with real, fake with "
+        "fake), which penalizes mode collapse; train.batch_size must be a multiple of m.",
     )
 
 
@@ -384,6 +394,17 @@ class RunConfig(StrictModel):
                     f"eval.features: the MNIST features fit only {MNIST_FEATURE_SETS}, not "
                     f"{self.data.name!r}; use 'inception'"
                 )
+        if self.train.batch_size % self.model.pack:
+            raise ValueError(
+                f"train.batch_size: {self.train.batch_size} is not a multiple of model.pack "
+                f"({self.model.pack}): D judges packs of {self.model.pack} samples; use e.g. "
+                f"{self.model.pack * max(1, self.train.batch_size // self.model.pack)}"
+            )
+        if self.model.pack > 1 and getattr(self.model, "conditional", False):
+            raise ValueError(
+                "model.pack: packing is for unconditional models (a pack would mix classes); "
+                "set model.pack to 1 or model.conditional to false"
+            )
         if self.regularization.weight_clip and self.regularization.gradient_penalty:
             raise ValueError(
                 "regularization: use either weight_clip or gradient_penalty, not both"

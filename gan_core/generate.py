@@ -18,6 +18,7 @@ from gan_core.checkpoint import Checkpoint, CheckpointError, load_checkpoint
 from gan_core.config import ImageData, RunConfig
 from gan_core.latent import sample_z
 from gan_core.models import build_models
+from gan_core.models.layers import pack_samples, repeat_for_pack
 
 __all__ = ["LoadedGenerator", "load_generator", "to_uint8"]
 
@@ -78,7 +79,10 @@ class LoadedGenerator:
 
         A learned feature space in which to look for the training images nearest to a sample.
         """
-        return self.D.main(images.to(self.device, torch.float32)).flatten(1).float()
+        x = images.to(self.device, torch.float32)
+        pack = self.D.pack  # a packed D sees each image as a pack of copies
+        x = pack_samples(repeat_for_pack(x, pack), pack)
+        return self.D.main(x).flatten(1).float()
 
 
 def load_generator(source: str | Path | Checkpoint, *, ema: bool = True,

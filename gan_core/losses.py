@@ -122,23 +122,33 @@ def gradient_penalty(
     labels: Tensor | None = None,
     *,
     generator: torch.Generator | None = None,
+    pack: int = 1,
 ) -> Tensor:
-    """WGAN-GP (Gulrajani 2017): E[(||grad_x D(x_hat)||_2 - 1)^2], x_hat = eps x + (1 - eps) x~."""
-    eps_shape = (real.shape[0],) + (1,) * (real.dim() - 1)  # one eps per sample
-    eps = torch.rand(eps_shape, device=real.device, dtype=real.dtype, generator=generator)
+    """WGAN-GP (Gulrajani 2017): E[(||grad_x D(x_hat)||_2 - 1)^2], x_hat = eps x + (1 - eps) x~.
+
+    With ``pack`` m, D's input is a pack of m samples: one eps per pack (a straight line
+    between a real pack and a fake pack) and the norm over the whole pack's gradient.
+    """
+    groups = real.shape[0] // pack
+    eps = torch.rand((groups,) + (1,) * (real.dim() - 1), device=real.device, dtype=real.dtype,
+                     generator=generator)  # one eps per D input
+    if pack > 1:
+        eps = eps.repeat_interleave(pack, dim=0)  # (B/m, 1, ...) -> (B, 1, ...)
     x_hat = (eps * real.detach() + (1 - eps) * fake.detach()).requires_grad_(True)
     out = critic(x_hat, labels)
     (grad,) = torch.autograd.grad(out.sum(), x_hat, create_graph=True)
-    grad_norm = grad.flatten(1).norm(2, dim=1)  # (B, ...) -> (B,)
+    grad_norm = grad.reshape(groups, -1).norm(2, dim=1)  # (B, ...) -> (B/m,)
     return ((grad_norm - 1.0) ** 2).mean()
 
 
-def r1_penalty(critic: Critic, real: Tensor, labels: Tensor | None = None) -> Tensor:
-    """R1 (Mescheder 2018): E[||grad_x D(x)||^2] on real data (multiply by gamma / 2)."""
+def r1_penalty(critic: Critic, real: Tensor, labels: Tensor | None = None,
+               pack: int = 1) -> Tensor:
+    """R1 (Mescheder 2018): E[||grad_x D(x)||^2] on real data (multiply by gamma / 2), per D
+    input (a pack of ``pack`` samples)."""
     x = real.detach().requires_grad_(True)
     out = critic(x, labels)
     (grad,) = torch.autograd.grad(out.sum(), x, create_graph=True)
-    return grad.flatten(1).pow(2).sum(dim=1).mean()
+    return grad.reshape(real.shape[0] // pack, -1).pow(2).sum(dim=1).mean()
 
 
 @torch.no_grad()
@@ -159,9 +169,11 @@ class GANObjective:
     Reported values are detached tensors (no device sync here): the trainer aggregates them.
     """
 
-    def __init__(self, loss_cfg: LossConfig, reg_cfg: RegularizationConfig) -> None:
+    def __init__(self, loss_cfg: LossConfig, reg_cfg: RegularizationConfig,
+                 pack: int = 1) -> None:
         self.loss = LOSSES.get(loss_cfg.name)(loss_cfg)
         self.reg = reg_cfg
+        self.pack = pack  # samples per D input (PacGAN): the penalties are per D input
 
     def d_phase(
         self,
@@ -178,11 +190,11 @@ class GANObjective:
         total = adversarial
         stats: dict[str, Tensor] = {}
         if self.reg.gradient_penalty:
-            gp = gradient_penalty(D, real, fake, labels, generator=generator)
+            gp = gradient_penalty(D, real, fake, labels, generator=generator, pack=self.pack)
             total = total + self.reg.gradient_penalty * gp
             stats["gradient_penalty"] = gp.detach()
         if self.reg.r1_gamma:
-            r1 = r1_penalty(D, real, labels)
+            r1 = r1_penalty(D, real, labels, pack=self.pack)
             total = total + 0.5 * self.reg.r1_gamma * r1
             stats["r1_penalty"] = r1.detach()
         total.backward()

@@ -49,6 +49,7 @@ from gan_core.losses import GANObjective
 from gan_core.metrics.spectral import SpectralMonitor
 from gan_core.metrics.toy2d import mode_coverage, w1_exact
 from gan_core.models import build_models
+from gan_core.models.layers import repeat_for_pack
 
 __all__ = ["Command", "ControlSource", "TrainResult", "Trainer", "resolve_device"]
 
@@ -171,7 +172,8 @@ class Trainer:
             self._ema_buffers = list(zip(self.G_ema.buffers(), self.G.buffers(), strict=True))
         self.opt_g = make_optimizer(self.G.parameters(), config.optim.g)
         self.opt_d = make_optimizer(self.D.parameters(), config.optim.d)
-        self.objective = GANObjective(config.loss, config.regularization)
+        self.objective = GANObjective(config.loss, config.regularization,
+                                      pack=config.model.pack)
         self.n_critic = config.optim.n_critic
 
         # One generator for z and the penalty's interpolation, on the training device.
@@ -526,10 +528,13 @@ class Trainer:
             values["hq_fraction"] = cov.hq_fraction
         values["w1_exact"] = w1_exact(self.toy_real, fake_cpu[:TOY_W1_POINTS])
 
-        # where G's loss pushes each shown fake point: -dL_G/dx
+        # where G's loss pushes each shown fake point: -dL_G/dx; a packed D (PacGAN) judges
+        # each point as a pack of copies of itself
+        pack = self.config.model.pack
         shown = fake[:TOY_VIEW_POINTS].detach().float().requires_grad_(True)
         with torch.enable_grad():
-            loss = self.objective.loss.g_loss(self.D(shown, None)) * len(shown)
+            d_shown = self.D(repeat_for_pack(shown, pack), None)
+            loss = self.objective.loss.g_loss(d_shown) * len(shown)
             (grad,) = torch.autograd.grad(loss, shown)
         xmin, xmax, ymin, ymax = info.extent
         res = TOY_GRID_RESOLUTION
@@ -537,7 +542,7 @@ class Trainer:
             torch.linspace(ymin, ymax, res), torch.linspace(xmin, xmax, res), indexing="ij"
         )
         plane = torch.stack([xs.flatten(), ys.flatten()], dim=1).to(self.device)  # (res*res, 2)
-        d_plane = self.D(plane, None).float().cpu()
+        d_plane = self.D(repeat_for_pack(plane, pack), None).float().cpu()
         self._emit(
             Toy2DView(
                 step=self.step,

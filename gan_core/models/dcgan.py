@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from gan_core.config import DCGANModel
-from gan_core.models.layers import WEIGHT_LAYERS, check_labels, spectral_normalize
+from gan_core.models.layers import WEIGHT_LAYERS, check_labels, pack_samples, spectral_normalize
 
 # Image side -> (base resolution, number of stride-2 stages between base and full size).
 GEOMETRY: dict[int, tuple[int, int]] = {28: (7, 2), 32: (4, 3), 64: (4, 4)}
@@ -93,7 +93,7 @@ class DCGANGenerator(nn.Module):
 
 
 class DCGANDiscriminator(nn.Module):
-    """Images (B, C, S, S) -> raw logits / critic values (B,).
+    """Images (B, C, S, S) -> raw logits / critic values (B,), or (B/m,) with ``pack`` m.
 
     Layers ``main.conv1`` .. ``main.conv{stages}``, each followed by ``main.norm{i}`` (not on
     conv1, and none when d_norm is 'none') and ``main.lrelu{i}``; then ``final_conv``; and
@@ -107,9 +107,10 @@ class DCGANDiscriminator(nn.Module):
         channels, size = shape[0], shape[1]
         base, stages = GEOMETRY[size]
         self.num_classes = num_classes
+        self.pack = cfg.pack
 
         layers: OrderedDict[str, nn.Module] = OrderedDict()
-        in_ch = channels
+        in_ch = channels * cfg.pack  # PacGAN: the packed images' channels side by side
         for i in range(1, stages + 1):
             out_ch = cfg.d_channels * 2 ** (i - 1)  # 64 px: [1, 2, 4, 8] * ndf
             use_norm = i > 1 and cfg.d_norm != "none"
@@ -134,7 +135,8 @@ class DCGANDiscriminator(nn.Module):
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         check_labels(y, self.num_classes, x.shape[0])
-        h = self.main(x)  # (B, C, S, S) -> (B, ndf * 2^(stages-1), base, base)
+        x = pack_samples(x, self.pack)  # (B, C, S, S) -> (B/m, m*C, S, S)
+        h = self.main(x)  # -> (B/m, ndf * 2^(stages-1), base, base)
         out = self.final_conv(h).flatten()  # (B, 1, 1, 1) -> (B,)
         if y is not None:
             # Projection: <embed(y), sum over H, W of h>. (B, ch, base, base) -> (B, ch) -> (B,)

@@ -1,4 +1,4 @@
-"""Pieces shared by the MLP and DCGAN models: spectral normalization and label checks."""
+"""Pieces shared by the MLP and DCGAN models: spectral normalization, label checks, packing."""
 
 from __future__ import annotations
 
@@ -36,3 +36,23 @@ def check_labels(y: torch.Tensor | None, num_classes: int | None, batch: int) ->
         raise ValueError("this model is class-conditional: pass the class labels y, shape (B,)")
     if y.shape != (batch,):
         raise ValueError(f"y must have shape ({batch},) to match the batch, got {tuple(y.shape)}")
+
+
+def pack_samples(x: torch.Tensor, pack: int) -> torch.Tensor:
+    """PacGAN (Lin et al. 2018): samples ``i*m .. i*m+m-1`` side by side as one input of D.
+
+    (B, d) -> (B/m, m*d) for points; (B, C, H, W) -> (B/m, m*C, H, W) for images (the packed
+    samples' channels concatenated). ``pack`` 1 returns ``x`` itself.
+    """
+    if pack == 1:
+        return x
+    if x.shape[0] % pack:
+        raise ValueError(f"D packs {pack} samples at a time; got a batch of {x.shape[0]}: use "
+                         f"a multiple of {pack}")
+    return x.reshape(x.shape[0] // pack, pack * x.shape[1], *x.shape[2:])
+
+
+def repeat_for_pack(x: torch.Tensor, pack: int) -> torch.Tensor:
+    """Each sample as a pack of ``pack`` copies of itself, (B, ...) -> (B*m, ...): how a packed
+    D judges one point or image alone (its output over the plane, nearest neighbours)."""
+    return x if pack == 1 else x.repeat_interleave(pack, dim=0)

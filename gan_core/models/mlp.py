@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from gan_core.config import MLPModel
-from gan_core.models.layers import check_labels, spectral_normalize
+from gan_core.models.layers import check_labels, pack_samples, spectral_normalize
 
 ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
     "relu": nn.ReLU,
@@ -49,15 +49,18 @@ class MLPGenerator(nn.Module):
 
 
 class MLPDiscriminator(nn.Module):
-    """Point -> raw logit (or critic value); the loss decides what the number means."""
+    """Point -> raw logit (or critic value); the loss decides what the number means. With
+    ``pack`` m, one output per m points (PacGAN)."""
 
     def __init__(self, cfg: MLPModel, data_dim: int) -> None:
         super().__init__()
         self.num_classes: int | None = None
-        self.main = mlp(data_dim, 1, cfg)
+        self.pack = cfg.pack
+        self.main = mlp(data_dim * cfg.pack, 1, cfg)
         if cfg.spectral_norm_d:
             spectral_normalize(self)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         check_labels(y, self.num_classes, x.shape[0])
-        return self.main(x).squeeze(1)  # (B, data_dim) -> (B, 1) -> (B,)
+        x = pack_samples(x, self.pack)  # (B, data_dim) -> (B/m, m*data_dim)
+        return self.main(x).squeeze(1)  # -> (B/m, 1) -> (B/m,)
