@@ -27,6 +27,7 @@ from server.jobs.manager import JobManager, default_gpus
 from server.routes import (
     animation,
     explore,
+    lessons,
     pages,
     runs,
     studies,
@@ -121,6 +122,7 @@ def create_app(settings: Settings | None = None,
     app.include_router(explore.router)
     app.include_router(studies.router)
     app.include_router(support.router)
+    app.include_router(lessons.router)
     app.include_router(sweeps.router)
     app.include_router(pages.router)  # before /static: plotly.js lives in the plotly package
     app.mount("/static", StaticFiles(directory=pages.STATIC_DIR), name="static")

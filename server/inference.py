@@ -405,6 +405,20 @@ class ImageEngine:
                 "pairs": [{"i": i, "j": j, "distance": d, "image_i": url[i], "image_j": url[j]}
                           for i, j, d in pairs]}
 
+    # -- the divergence lesson ------------------------------------------------------------------
+
+    def op_lesson_gradients(self, theta: float, sigma: float, d_steps: int) -> dict[str, Any]:
+        """For each of the lesson's losses: a D trained against a generator at ``theta``, its
+        output over the line and the gradient G gets (gan_core.divergences)."""
+        from dataclasses import asdict
+
+        from gan_core.divergences import LESSON_LOSSES, generator_gradient
+
+        view = (min(0.0, theta) - 1.0, max(0.0, theta) + 1.0)
+        return {"theta": theta, "sigma": sigma, "losses": [
+            asdict(generator_gradient(theta, loss, sigma=sigma, d_steps=d_steps, view=view))
+            for loss in LESSON_LOSSES]}
+
     def _mnist_extractor(self) -> Any:
         if self._mnist is None:
             from gan_core.metrics.features import build_extractor

@@ -68,6 +68,11 @@ def support_page(request: Request) -> HTMLResponse:
     return _page(request, "support.html", "Support size", nav="explore")
 
 
+@router.get("/lessons/divergences")
+def divergences_lesson(request: Request) -> HTMLResponse:
+    return _page(request, "lesson_divergences.html", "Why Wasserstein", nav="lessons")
+
+
 StudyId = Annotated[str, PathParam(pattern=r"^[0-9a-f]{12}$")]
 
 

@@ -109,10 +109,10 @@ def test_the_batch_size_must_be_a_multiple_of_the_pack() -> None:
                                           r"model.pack \(4\).*use e.g. 248"):
         RunConfig.from_dict({**base, "model": {**base["model"], "pack": 4},
                              "train": {**base["train"], "batch_size": 250}})
-    with pytest.raises(ConfigError, match="model.pack"):
+    with pytest.raises(ConfigError, match=r"model\.pack"):
         RunConfig.from_dict({"data": {"name": "digits"}, "model": {
             "arch": "dcgan", "pack": 2, "conditional": True}})
-    with pytest.raises(ConfigError, match="model.pack"):
+    with pytest.raises(ConfigError, match=r"model\.pack"):
         RunConfig.from_dict({**base, "model": {**base["model"], "pack": 9}})
 
 
