@@ -270,6 +270,12 @@ class OptimConfig(StrictModel):
     g: OptimizerConfig = Field(default_factory=OptimizerConfig, description="G's optimizer.")
     d: OptimizerConfig = Field(default_factory=OptimizerConfig, description="D's optimizer.")
     n_critic: int = Field(1, ge=1, le=100, description="D steps per G step.")
+    lr_decay: Literal["constant", "linear"] = Field(
+        "constant",
+        description="constant: the learning rates as set; linear: both fall linearly from "
+        "their set values to 0 at train.steps (the noise of the last steps dies out, so "
+        "samples settle on the modes). A live lr change sets the value that decays.",
+    )
     ema_decay: float | None = Field(
         None,
         gt=0,

@@ -172,6 +172,8 @@ class Trainer:
             self._ema_buffers = list(zip(self.G_ema.buffers(), self.G.buffers(), strict=True))
         self.opt_g = make_optimizer(self.G.parameters(), config.optim.g)
         self.opt_d = make_optimizer(self.D.parameters(), config.optim.d)
+        # the learning rates as set (config, or a live change); a schedule scales them per step
+        self.lr_base = {"g": config.optim.g.lr, "d": config.optim.d.lr}
         self.objective = GANObjective(config.loss, config.regularization,
                                       pack=config.model.pack)
         self.n_critic = config.optim.n_critic
@@ -281,6 +283,7 @@ class Trainer:
             "opt_d": opt_d_rest,
             "data": data_meta,
             "n_critic": self.n_critic,
+            "lr_base": self.lr_base,
             "device": str(self.device),
         }
         return tensors, meta
@@ -300,6 +303,10 @@ class Trainer:
             if name in self.spectral._u:
                 self.spectral._u[name] = u.to(self.device)
         self.n_critic = int(meta.get("n_critic", self.n_critic))
+        self.lr_base = {  # older checkpoints: the optimizers' own (a constant schedule)
+            "g": float(meta.get("lr_base", {}).get("g", self.opt_g.param_groups[0]["lr"])),
+            "d": float(meta.get("lr_base", {}).get("d", self.opt_d.param_groups[0]["lr"])),
+        }
         self.step = ckpt.step
 
     def save_checkpoint(self) -> Path | None:
@@ -383,6 +390,8 @@ class Trainer:
         d_stats: dict[str, Tensor] = {}
         grad_d = torch.zeros((), device=device)
         fake = labels = None
+        if cfg.optim.lr_decay != "constant":
+            self._set_lrs(self._lr_factor())
 
         # (1) Update D: minimize the loss's D objective (+ penalties) n_critic times
         D.requires_grad_(True)
@@ -596,18 +605,27 @@ class Trainer:
                 self.save_checkpoint()  # the weights as they are now, e.g. for the explorer
 
     def set_hyperparams(self, **values: float) -> None:
-        """Change lr_g, lr_d and n_critic for the steps that follow."""
+        """Change lr_g, lr_d and n_critic for the steps that follow (with a schedule, the
+        learning rates it scales)."""
         Command("set", values)  # validates
         for key, value in values.items():
-            if key == "lr_g":
-                for group in self.opt_g.param_groups:
-                    group["lr"] = float(value)
-            elif key == "lr_d":
-                for group in self.opt_d.param_groups:
-                    group["lr"] = float(value)
+            if key in ("lr_g", "lr_d"):
+                self.lr_base[key[-1]] = float(value)
             elif key == "n_critic":
                 self.n_critic = int(value)
+        self._set_lrs(self._lr_factor())
         self._emit(HyperparamsChanged(step=self.step, changes=dict(values)))
+
+    def _lr_factor(self) -> float:
+        """What the schedule makes of the set learning rates at this step."""
+        if self.config.optim.lr_decay == "linear":
+            return max(0.0, 1.0 - self.step / self.config.train.steps)
+        return 1.0
+
+    def _set_lrs(self, factor: float) -> None:
+        for opt, base in ((self.opt_g, self.lr_base["g"]), (self.opt_d, self.lr_base["d"])):
+            for group in opt.param_groups:
+                group["lr"] = base * factor
 
     def _emit(self, event: Event) -> None:
         for sink in self.sinks:

@@ -127,6 +127,48 @@ def test_resume_continues_exactly(tmp_path, make_config):
     assert losses_by_step(resumed) == losses_by_step(full)
 
 
+def test_linear_lr_decay_falls_to_zero_follows_live_changes_and_resumes_exactly(tmp_path):
+    config = toy_config(steps=40)
+    config = config.model_copy(update={"optim": config.optim.model_copy(
+        update={"lr_decay": "linear"})})
+    seen: list[tuple[int, float, float]] = []
+
+    class Watched(Trainer):
+        def train_step(self):
+            stats = super().train_step()
+            seen.append((self.step, self.opt_g.param_groups[0]["lr"],
+                         self.opt_d.param_groups[0]["lr"]))
+            return stats
+
+    controls = queue.Queue()
+    trainer = Watched(config, sinks=[], controls=controls)
+    trainer.fit()
+    lr_g, lr_d = config.optim.g.lr, config.optim.d.lr
+    for step, g, d in seen:  # the lr used at step s (0-based) is lr * (1 - s / steps)
+        assert g == pytest.approx(lr_g * (1 - step / 40)) and d == pytest.approx(
+            lr_d * (1 - step / 40))
+    assert seen[-1][1] == pytest.approx(lr_g / 40)  # the last step's: one fortieth
+
+    # a live change sets the value that decays from then on
+    trainer = Trainer(config)
+    trainer.step = 20
+    trainer.set_hyperparams(lr_g=1e-3)
+    assert trainer.opt_g.param_groups[0]["lr"] == pytest.approx(1e-3 * 0.5)
+    assert trainer.opt_d.param_groups[0]["lr"] == pytest.approx(lr_d * 0.5)
+
+    # and a resumed run continues the schedule exactly
+    full = run_with_checkpoints(config, tmp_path / "full")
+    partial = tmp_path / "partial"
+    run_with_checkpoints(config, partial)
+    for later in sorted((partial / "checkpoints").glob("*.safetensors"))[1:]:
+        later.unlink()
+    resume_step = load_checkpoint(latest_checkpoint(partial)).step
+    sink = RunDirSink(partial, resume_step=resume_step)
+    Trainer.resume(partial, sinks=[sink]).fit()
+    sink.close()
+    assert losses_by_step(read_stats(partial)) == losses_by_step(full)
+
+
 def test_checkpoint_holds_config_weights_and_no_pickle(tmp_path):
     config = image_config()
     Trainer(config, out_dir=tmp_path).fit()
