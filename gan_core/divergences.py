@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -31,6 +32,7 @@ __all__ = [
     "GeneratorGradient",
     "divergence_curves",
     "generator_gradient",
+    "generator_gradients",
     "js_divergence",
     "kl_divergence",
     "kl_gaussians",
@@ -131,21 +133,10 @@ class GeneratorGradient:
     seconds: float
 
 
-def generator_gradient(theta: float, loss: str, *, sigma: float = 0.05, d_steps: int = 300,
-                       batch: int = 256, lr: float = 1e-3, seed: int = 0,
-                       view: tuple[float, float] | None = None,
-                       view_points: int = 201) -> GeneratorGradient:
-    """Train a D (``d_steps`` Adam steps) between P = N(0, sigma^2) and Q = N(theta, sigma^2)
-    with ``loss`` (minimax, nonsaturating or wgan-gp), then the gradient of G's loss with
-    respect to theta, where G's fakes are theta + sigma * eps."""
-    if loss not in LESSON_LOSSES:
-        raise ValueError(f"loss {loss!r}: choose one of {', '.join(LESSON_LOSSES)}")
-    if not math.isfinite(theta) or abs(theta) > 100:
-        raise ValueError(f"theta must be a finite number in [-100, 100], got {theta}")
+def _train_critic(theta: float, loss: str, sigma: float, d_steps: int, batch: int, lr: float,
+                  generator: torch.Generator, seed: int) -> nn.Module:
     name, gp_weight = LESSON_LOSSES[loss]
     adversarial = LOSSES.get(name)(LossConfig(name=name))
-    start = time.perf_counter()
-    generator = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)  # D's initial weights
     D = _LineCritic()
     opt = torch.optim.Adam(D.parameters(), lr=lr, betas=(0.5, 0.999))
@@ -158,18 +149,58 @@ def generator_gradient(theta: float, loss: str, *, sigma: float = 0.05, d_steps:
         opt.zero_grad(set_to_none=True)
         d_loss.backward()
         opt.step()
+    return D.requires_grad_(False)
 
-    D.requires_grad_(False)
+
+def _read_gradient(D: nn.Module, theta: float, loss: str, sigma: float, batch: int,
+                   generator: torch.Generator, x: torch.Tensor, d_steps: int,
+                   start: float) -> GeneratorGradient:
+    name, gp_weight = LESSON_LOSSES[loss]
+    adversarial = LOSSES.get(name)(LossConfig(name=name))
     shift = torch.tensor(float(theta), dtype=torch.float32, requires_grad=True)
     fake = shift + sigma * torch.randn(4 * batch, 1, generator=generator)
-    g_loss = adversarial.g_loss(D(fake))
-    (grad,) = torch.autograd.grad(g_loss, shift)
-
-    low, high = view or (min(0.0, theta) - 1.0, max(0.0, theta) + 1.0)
-    x = torch.linspace(low, high, view_points).unsqueeze(1)  # (N,) -> (N, 1)
+    (grad,) = torch.autograd.grad(adversarial.g_loss(D(fake)), shift)
     with torch.no_grad():
         out = D(x)
         shown = out if gp_weight else torch.sigmoid(out)
     return GeneratorGradient(loss=loss, theta=float(theta), x=x.squeeze(1).tolist(),
                              d_output=shown.tolist(), grad_theta=float(grad),
                              d_steps=d_steps, seconds=time.perf_counter() - start)
+
+
+def generator_gradients(theta: float, losses: tuple[str, ...] = tuple(LESSON_LOSSES), *,
+                        sigma: float = 0.05, d_steps: int = 300, batch: int = 256,
+                        lr: float = 1e-3, seed: int = 0,
+                        view: tuple[float, float] | None = None,
+                        view_points: int = 201) -> list[GeneratorGradient]:
+    """For each of ``losses`` (minimax, nonsaturating, wgan-gp): train a D (``d_steps`` Adam
+    steps) between P = N(0, sigma^2) and Q = N(theta, sigma^2), then the gradient of G's loss
+    with respect to theta, where G's fakes are theta + sigma * eps. The minimax and the
+    non-saturating GAN share D's objective, so they share one trained D."""
+    for loss in losses:
+        if loss not in LESSON_LOSSES:
+            raise ValueError(f"loss {loss!r}: choose one of {', '.join(LESSON_LOSSES)}")
+    if not math.isfinite(theta) or abs(theta) > 100:
+        raise ValueError(f"theta must be a finite number in [-100, 100], got {theta}")
+    low, high = view or (min(0.0, theta) - 1.0, max(0.0, theta) + 1.0)
+    x = torch.linspace(low, high, view_points).unsqueeze(1)  # (N,) -> (N, 1)
+    critics: dict[tuple[str, float], nn.Module] = {}
+    out = []
+    for loss in losses:
+        start = time.perf_counter()
+        generator = torch.Generator().manual_seed(seed)
+        d_loss = LESSON_LOSSES[loss]
+        key = ("gan" if d_loss[0] in ("minimax", "nonsaturating") else d_loss[0], d_loss[1])
+        if key not in critics:
+            critics[key] = _train_critic(theta, loss, sigma, d_steps, batch, lr, generator,
+                                         seed)
+        else:
+            generator.manual_seed(seed + 1)  # G's noise for the read-out
+        out.append(_read_gradient(critics[key], theta, loss, sigma, batch, generator, x,
+                                  d_steps, start))
+    return out
+
+
+def generator_gradient(theta: float, loss: str, **options: Any) -> GeneratorGradient:
+    """:func:`generator_gradients` for one loss."""
+    return generator_gradients(theta, (loss,), **options)[0]

@@ -412,12 +412,10 @@ class ImageEngine:
         output over the line and the gradient G gets (gan_core.divergences)."""
         from dataclasses import asdict
 
-        from gan_core.divergences import LESSON_LOSSES, generator_gradient
+        from gan_core.divergences import generator_gradients
 
-        view = (min(0.0, theta) - 1.0, max(0.0, theta) + 1.0)
         return {"theta": theta, "sigma": sigma, "losses": [
-            asdict(generator_gradient(theta, loss, sigma=sigma, d_steps=d_steps, view=view))
-            for loss in LESSON_LOSSES]}
+            asdict(g) for g in generator_gradients(theta, sigma=sigma, d_steps=d_steps)]}
 
     def _mnist_extractor(self) -> Any:
         if self._mnist is None:

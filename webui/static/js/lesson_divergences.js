@@ -123,16 +123,18 @@ async function loadGradients() {
 
 function drawGradients() {
   const g = gradients;
-  const dTraces = g.losses.map((l) => ({
-    x: l.x, y: l.d_output, name: LOSS_TEXT[l.loss][0], line: { color: COLORS[l.loss], width: 2 },
-    yaxis: l.loss === "wgan-gp" ? "y2" : "y",
+  // the minimax and non-saturating GANs train D alike (one D): drawn once, as "GAN's D"
+  const dTraces = g.losses.filter((l) => l.loss !== "nonsaturating").map((l) => ({
+    x: l.x, y: l.d_output, name: l.loss === "wgan-gp" ? "WGAN-GP critic (right axis)" : "GAN's D",
+    line: { color: COLORS[l.loss], width: 2 }, yaxis: l.loss === "wgan-gp" ? "y2" : "y",
   }));
   const marks = [0, g.theta].map((x, i) => ({ type: "line", x0: x, x1: x, yref: "paper", y0: 0,
     y1: 1, line: { color: i ? "#c0392b" : "#3b6fd8", dash: "dot", width: 1 } }));
   plotly().react($("chart-d"), dTraces, {
     title: { text: "D over the line", font: { size: 13 } }, margin: { t: 30, r: 50, b: 40, l: 50 },
     xaxis: { title: "x" }, yaxis: { title: "D(x) = P(real)", range: [-0.05, 1.05] },
-    yaxis2: { title: "critic", overlaying: "y", side: "right" }, shapes: marks,
+    yaxis2: { title: "critic", overlaying: "y", side: "right", showgrid: false, zeroline: false },
+    shapes: marks,
     legend: { orientation: "h" },
   }, PLOT_CONFIG);
   plotly().react($("chart-g"), [{
