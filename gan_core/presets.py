@@ -50,7 +50,7 @@ PRESETS.add("ring8-gan-collapse", {
     "optim": {"g": {"lr": 1e-3, "beta1": 0.5}, "d": {"lr": 1e-3, "beta1": 0.5}},
     "train": {**_TOY_TRAIN, "steps": 2000},
 }, "Mode collapse on purpose: the original minimax GAN with a high constant learning rate and "
-   "no EMA; G hops between a few of the 8 modes (3-7 captured over seeds 0-2). Compare "
+   "no EMA; G hops between a few of the 8 modes (1-7 captured over seeds 0-4). Compare "
    "ring8-gan and ring8-pacgan4.")
 
 PRESETS.add("ring8-pacgan4", {
@@ -60,7 +60,7 @@ PRESETS.add("ring8-pacgan4", {
     "optim": _RING_GAN_OPTIM,
     "train": {**_TOY_TRAIN, "steps": 10000},
 }, "PacGAN (Lin et al. 2018) with 4 samples per D input on the ring of 8: D sees whether a "
-   "pack looks as varied as real data, which penalizes collapse (8/8 modes on seeds 0-2).")
+   "pack looks as varied as real data, which penalizes collapse (8/8 modes on seeds 0-4).")
 
 PRESETS.add("ring8-wgan-gp", {
     "data": {"name": "ring"},
@@ -93,7 +93,7 @@ PRESETS.add("grid25-gan-collapse", {
     "optim": {"g": {"lr": 1e-3, "beta1": 0.5}, "d": {"lr": 1e-3, "beta1": 0.5}},
     "train": {**_TOY_TRAIN, "steps": 2000},
 }, "Mode collapse on purpose on the 5x5 grid: the non-saturating GAN, high constant learning "
-   "rate, no EMA; it covers 16-19 of the 25 modes (seeds 0-2), as the plain GAN of PacGAN's "
+   "rate, no EMA; it covers 12-19 of the 25 modes (seeds 0-4), as the plain GAN of PacGAN's "
    "table (17.3).")
 
 PRESETS.add("ring8-wgan-clip", {
