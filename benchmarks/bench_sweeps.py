@@ -20,8 +20,9 @@ over seeds.
 
 It is a report, not a test: it exits 0 whatever the figures, 1 on an error.
 
-    .venv/bin/python benchmarks/bench_sweeps.py            # 2 x 18 runs of 2000 steps, a round
-                                                           # about 7-20 min on 2 cores (estimated)
+    .venv/bin/python benchmarks/bench_sweeps.py            # 2 x 18 runs of the preset's 8000
+                                                           # steps: about 20 min a round
+    .venv/bin/python benchmarks/bench_sweeps.py --steps 2000  # the README's: 6 min a round
     .venv/bin/python benchmarks/bench_sweeps.py --quick    # 2 x 8 runs of 300 steps, 2-4 minutes
 """
 
