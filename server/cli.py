@@ -1,7 +1,7 @@
 """The ``ganscope`` command: gan_core's commands plus ``serve`` and ``import``.
 
 Exit codes as in gan_core.cli: 0 success, 2 bad settings, arguments or input (the message
-says what to change).
+says what to change); ``db copy`` exits 1 when the row counts of source and target differ.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 
 from gan_core import cli as core_cli
 
-EXIT_OK, EXIT_USAGE = 0, 2
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 # uvicorn options of `ganscope serve` (benchmarks run the server with the same ones)
 UVICORN_OPTIONS = {
@@ -91,7 +91,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     sw.add_argument("--wait", action="store_true",
                     help="follow the sweep until every run has ended, then print its table")
 
+    db = sub.add_parser("db", help="the server's database: status, migrate, copy to another")
+    db_sub = db.add_subparsers(dest="db_command", required=True, metavar="{status,migrate,copy}")
+    for name, text in (("status", "print the URL (password hidden), the revision and the row "
+                        "counts"), ("migrate", "bring the database to this GANscope's newest "
+                                    "revision (every row is kept)")):
+        p = db_sub.add_parser(name, help=text)
+        p.add_argument("--url", help="a database URL (default: the configured one, "
+                       "GANSCOPE_DATABASE_URL or the SQLite file in the data directory)")
+        p.add_argument("--data-dir", help="the server's data directory")
+    copy = db_sub.add_parser(
+        "copy", help="copy every run, sweep, study and their rows to another database, e.g. "
+        "SQLite -> PostgreSQL; the run folders stay in the data directory")
+    copy.add_argument("--to", required=True, dest="to_url", metavar="URL",
+                      help="the target, e.g. postgresql+psycopg://user:password@host/ganscope "
+                      "(migrated first; it must be empty unless --merge)")
+    copy.add_argument("--from", dest="from_url", metavar="URL",
+                      help="the source (default: the configured database)")
+    copy.add_argument("--merge", action="store_true",
+                      help="add to a target that holds data: what it already has (same run, "
+                      "sweep or study id) is kept, the rest is added")
+    copy.add_argument("--data-dir", help="the server's data directory")
+
     args = parser.parse_args(argv)
+    if args.command == "db":
+        return _db(args)
     if args.command == "sweep":
         from server.sweep_cli import run_sweep_command
 
@@ -129,6 +153,13 @@ def _serve(args: argparse.Namespace) -> int:
                          max_jobs=args.max_jobs)
     if settings is None:
         return EXIT_USAGE
+    from server.db import DatabaseError, open_database
+
+    try:  # a database the server cannot use is said before anything starts
+        open_database(settings.resolved_database_url).dispose()
+    except DatabaseError as exc:
+        print(f"ganscope: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     logging.basicConfig(level=args.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     print(f"GANscope dashboard: http://{settings.host}:{settings.port}/  "
@@ -143,14 +174,68 @@ def _serve(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _db(args: argparse.Namespace) -> int:
+    from server import db_tools
+    from server.db import DatabaseError, migrate, open_database
+
+    settings = _settings(args, data_dir=args.data_dir)
+    if settings is None:
+        return EXIT_USAGE
+    opened = []
+    try:
+        if args.db_command == "copy":
+            source = open_database(args.from_url or settings.resolved_database_url)
+            opened.append(source)
+            target = open_database(args.to_url)
+            opened.append(target)
+            report = db_tools.copy_database(source, target, merge=args.merge,
+                                            progress=_progress_bar)
+            print(f"copied {source.safe_url} -> {target.safe_url}")
+            print(report.table())
+            if report.mismatches:
+                print("ganscope: error: the row counts differ in " + ", ".join(report.mismatches),
+                      file=sys.stderr)
+                return EXIT_FAILED
+            return EXIT_OK
+        db = open_database(args.url or settings.resolved_database_url)
+        opened.append(db)
+        if args.db_command == "migrate":
+            migrate(db)
+        info = db_tools.describe(db)
+        print(f"database  {info['url']}")
+        print(f"revision  {info['revision'] or 'none (empty)'}"
+              + ("" if info["revision"] == info["head"] else
+                 f"; this GANscope's is {info['head']}: `ganscope db migrate` brings it there"))
+        for table, n in info["counts"].items():
+            print(f"  {table:<18} {n:>10}")
+        return EXIT_OK
+    except DatabaseError as exc:
+        print(f"ganscope: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    finally:
+        for db in opened:
+            db.dispose()
+
+
+def _progress_bar(table: str, total: int):
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=f"{table:<18}", unit=" rows", file=sys.stderr,
+                disable=None, leave=True)
+
+
 def _import(args: argparse.Namespace) -> int:
-    from server.db import Database, migrate
+    from server.db import DatabaseError, migrate, open_database
     from server.importer import RunImportError, import_run_dir
 
     settings = _settings(args, data_dir=args.data_dir)
     if settings is None:
         return EXIT_USAGE
-    db = Database(settings.resolved_database_url)
+    try:
+        db = open_database(settings.resolved_database_url)
+    except DatabaseError as exc:
+        print(f"ganscope: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     try:
         migrate(db)
         run_id = import_run_dir(db, settings.runs_dir, Path(args.folder), name=args.name)

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +70,21 @@ class Server:
     def ws_url(self) -> str:
         return f"ws://127.0.0.1:{self.port}"
 
+    @property
+    def database_url(self) -> str:
+        return self.env.get("GANSCOPE_DATABASE_URL") or f"sqlite:///{self.data_dir / 'ganscope.db'}"
+
+    def sql(self, query: str, **params: Any) -> list[tuple]:
+        """Rows of a read-only query on the server's database, as only the server sees them."""
+        from sqlalchemy import create_engine, text
+
+        engine = create_engine(self.database_url)
+        try:
+            with engine.connect() as conn:
+                return [tuple(row) for row in conn.execute(text(query), params)]
+        finally:
+            engine.dispose()
+
     def start(self, timeout: float = 60) -> Server:
         env = {**os.environ, "GANSCOPE_MAX_JOBS": "2", "GANSCOPE_CPU_THREADS": "1",
                **self.env}
@@ -116,6 +132,19 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     srv = Server(tmp_path_factory.mktemp("ganscope")).start()
     yield srv
     srv.stop()
+
+
+@contextmanager
+def server_on(kind: str, folder: Path) -> Iterator[Server]:
+    """A started server on a fresh database of ``kind`` (tests/server/databases.py)."""
+    from tests.server.databases import database_url
+
+    with database_url(kind, folder) as url:
+        srv = Server(folder, GANSCOPE_DATABASE_URL=url).start()
+        try:
+            yield srv
+        finally:
+            srv.stop()
 
 
 @pytest.fixture()

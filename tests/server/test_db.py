@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import threading
 from pathlib import Path
 
@@ -11,23 +10,16 @@ from sqlalchemy import select, text, update
 
 from server.db import Database, alembic_config, migrate
 from server.models import Base, MetricPoint, Run
-
-EXTERNAL_URL = os.environ.get("GANSCOPE_TEST_DATABASE_URL")  # e.g. PostgreSQL
-KINDS = ["sqlite"] + (["external"] if EXTERNAL_URL else [])
+from tests.server.databases import KINDS, database_url
 
 
 @pytest.fixture(params=KINDS)
 def db(request: pytest.FixtureRequest, tmp_path: Path):
-    """SQLite always; also the database GANSCOPE_TEST_DATABASE_URL names, when it is set."""
-    url = f"sqlite:///{tmp_path / 'test.db'}" if request.param == "sqlite" else EXTERNAL_URL
-    database = Database(url)
-    if not database.is_sqlite:
-        with database.write_engine.begin() as conn:  # a clean slate on a shared server
-            for table in ("run_events", "checkpoints", "sample_grids", "metric_points", "runs",
-                          "alembic_version"):
-                conn.execute(text(f"DROP TABLE IF EXISTS {table} CASCADE"))
-    yield database
-    database.dispose()
+    """An empty database: SQLite, and a fresh PostgreSQL one (see tests/server/databases.py)."""
+    with database_url(request.param, tmp_path) as url:
+        database = Database(url)
+        yield database
+        database.dispose()
 
 
 def _add_run(db: Database, run_id: str = "aaaaaaaaaaaa") -> None:

@@ -7,17 +7,27 @@ from __future__ import annotations
 import csv
 import io
 import re
-import sqlite3
+import threading
+from collections.abc import Iterator
 
 import httpx
 import pytest
 
 from gan_core.metrics.human import bootstrap_interval
-from tests.server.conftest import Server
+from tests.server.conftest import Server, server_on
+from tests.server.databases import KINDS
 
 SMALL = {"practice_trials": 2, "main_trials": 6, "vigilance_rate": 0.34, "pool_size": 6,
          "exposure_ms": 200, "seed": 3}
 
+
+
+@pytest.fixture(scope="module", params=KINDS)
+def server(request: pytest.FixtureRequest,
+           tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """Every study test runs on SQLite and on PostgreSQL."""
+    with server_on(request.param, tmp_path_factory.mktemp("ganscope")) as srv:
+        yield srv
 
 
 @pytest.fixture(scope="module")
@@ -32,10 +42,9 @@ def study(server: Server, image_run: str) -> dict:
 
 def truth(server: Server, token: str) -> dict[int, tuple[int, bool, str]]:
     """position -> (answer, vigilance, phase), read from the database as only the server can."""
-    with sqlite3.connect(server.data_dir / "ganscope.db") as db:
-        rows = db.execute("SELECT t.position, t.answer, t.vigilance, t.phase FROM study_trials t "
-                          "JOIN study_sessions s ON s.id = t.session_id WHERE s.token = ?",
-                          (token,)).fetchall()
+    rows = server.sql("SELECT t.position, t.answer, t.vigilance, t.phase FROM study_trials t "
+                      "JOIN study_sessions s ON s.id = t.session_id WHERE s.token = :token",
+                      token=token)
     return {p: (a, bool(v), ph) for p, a, v, ph in rows}
 
 
@@ -125,9 +134,8 @@ def test_a_session_serves_trials_in_order_and_judgments_are_idempotent(
     resumed = api.post(f"/api/studies/{sid}/sessions",
                        json={"participant": "P-order", "token": token})
     assert resumed.json()["token"] == token
-    with sqlite3.connect(server.data_dir / "ganscope.db") as db:
-        stored = db.execute("SELECT count(*) FROM study_judgments j JOIN study_sessions s ON "
-                            "s.id = j.session_id WHERE s.token = ?", (token,)).fetchone()[0]
+    [(stored,)] = server.sql("SELECT count(*) FROM study_judgments j JOIN study_sessions s ON "
+                             "s.id = j.session_id WHERE s.token = :token", token=token)
     assert stored == 3
 
 
@@ -199,6 +207,38 @@ def test_requests_through_a_proxy_cannot_administer_studies(api: httpx.Client,
         assert r.status_code == 403 and "GANSCOPE_ADMIN_TOKEN" in r.text
     # participants come through the tunnel fine
     assert api.get(f"/api/studies/{study['id']}/public", headers=tunnel).status_code == 200
+
+
+def test_concurrent_participants_each_get_their_own_session(server: Server,
+                                                          study: dict) -> None:
+    """Eight participants at once, each answering every trial: one session each, every
+    judgment stored exactly once, none refused."""
+    sid = study["id"]
+    finished: dict[str, dict] = {}
+    errors: list[BaseException] = []
+
+    def participant(name: str) -> None:
+        try:
+            with httpx.Client(base_url=server.url, timeout=60) as api:
+                finished[name] = take_part(api, sid, name, lambda position, token: position % 2)
+        except BaseException as exc:
+            errors.append(exc)
+
+    names = [f"C{i}" for i in range(8)]
+    threads = [threading.Thread(target=participant, args=(name,)) for name in names]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert errors == [] and sorted(finished) == names
+    tokens = {state["token"] for state in finished.values()}
+    assert len(tokens) == 8
+    total = SMALL["practice_trials"] + SMALL["main_trials"]
+    rows = server.sql("SELECT s.token, count(j.id), count(DISTINCT j.position) FROM study_sessions"
+                      " s JOIN study_judgments j ON j.session_id = s.id WHERE s.participant "
+                      "LIKE 'C%' GROUP BY s.token")
+    assert {token: (n, distinct) for token, n, distinct in rows} == {
+        token: (total, total) for token in tokens}
 
 
 def test_acknowledged_judgments_survive_sigkill(server: Server, study: dict) -> None:
