@@ -2,6 +2,8 @@
 
     .venv/bin/python benchmarks/bench_studies.py                 # both phases, ~1-2 min
     .venv/bin/python benchmarks/bench_studies.py --participants 20 --trials 10   # quick
+    .venv/bin/python benchmarks/bench_studies.py --database-url sqlite \
+        --database-url postgresql+psycopg://user:pw@127.0.0.1/ganscope   # both, side by side
 
 Phase 1: every participant starts a session and submits its 50 judgments one after another
 (each waits for the acknowledgement, as the browser does), all participants at once. Reports
@@ -10,6 +12,11 @@ p50/p95/p99 latency of a judgment and checks that all 100 x 50 are stored exactl
 Phase 2: the same, and the server is killed with SIGKILL when about half the judgments are
 acknowledged, then restarted. Clients retry what failed (a judgment is idempotent) until the
 server is back. Afterwards every acknowledged judgment must be in the database, and none twice.
+
+The server runs on the SQLite file in its data folder (``sqlite``, the default) or on the
+database ``--database-url`` names (PostgreSQL: a database its role may create tables in; the
+server migrates it). What is stored is read back through the project's own database layer.
+Given several ``--database-url``, both phases run on each and a table sets them side by side.
 """
 
 from __future__ import annotations
@@ -17,7 +24,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib.util
-import sqlite3
 import statistics
 import sys
 import tempfile
@@ -25,6 +31,10 @@ import time
 from pathlib import Path
 
 import httpx
+from sqlalchemy import select
+
+from server.db import Database, safe_url
+from server.models import Judgment, StudySession
 
 ROOT = Path(__file__).resolve().parents[1]
 IMAGE_RUN = {"preset": "digits-dcgan", "overrides": {
@@ -76,9 +86,15 @@ async def participant(client: httpx.AsyncClient, study_id: str, name: str, trial
 
 
 def stored(server, study_id: str) -> tuple[int, int, set[tuple[str, int]]]:
-    with sqlite3.connect(server.data_dir / "ganscope.db") as db:
-        rows = db.execute("SELECT s.token, j.position FROM study_judgments j JOIN study_sessions "
-                          "s ON s.id = j.session_id WHERE s.study_id = ?", (study_id,)).fetchall()
+    db = Database(server.database_url)
+    try:
+        with db.read() as session:
+            rows = session.execute(
+                select(StudySession.token, Judgment.position)
+                .join(Judgment, Judgment.session_id == StudySession.id)
+                .where(StudySession.study_id == study_id)).all()
+    finally:
+        db.dispose()
     keys = {(t, p) for t, p in rows}
     return len(rows), len(keys), keys
 
@@ -121,6 +137,8 @@ def make_study(api: httpx.Client, run_id: str, trials: int) -> str:
 
 def report(name: str, result: dict, expected: int) -> bool:
     lat = [x * 1e3 for x in result["latencies"]]
+    result.update(p50=statistics.median(lat), p95=percentile(lat, 95), p99=percentile(lat, 99),
+                  rate=expected / result["wall"])
     ok = result["stored"] == result["distinct"] == expected and result["missing_acked"] == 0
     print(f"{name}: {result['acked']} acknowledged, {result['stored']} stored "
           f"({result['distinct']} distinct), acknowledged but missing: {result['missing_acked']}")
@@ -134,14 +152,14 @@ def report(name: str, result: dict, expected: int) -> bool:
     return ok
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--participants", type=int, default=100)
-    parser.add_argument("--trials", type=int, default=50)
-    args = parser.parse_args()
+def run_on(url: str, args: argparse.Namespace) -> tuple[bool, dict[str, dict]]:
+    """Both phases on a fresh server over the database ``url`` ("sqlite": its own file)."""
     Server = _server_class()
+    env = {} if url == "sqlite" else {"GANSCOPE_DATABASE_URL": url}
+    results: dict[str, dict] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        server = Server(Path(tmp) / "data").start()
+        server = Server(Path(tmp) / "data", **env).start()
+        print(f"\ndatabase: {safe_url(server.database_url)}")
         try:
             with httpx.Client(base_url=server.url, timeout=120) as api:
                 run_id = api.post("/api/runs", json=IMAGE_RUN).json()["id"]
@@ -151,12 +169,39 @@ def main() -> int:
                 first = make_study(api, run_id, args.trials)
                 second = make_study(api, run_id, args.trials)
             expected = args.participants * args.trials
-            ok = report("concurrent", asyncio.run(phase(server, first, args.participants,
-                                                        args.trials, None)), expected)
-            ok &= report("SIGKILL midway", asyncio.run(phase(
-                server, second, args.participants, args.trials, expected // 2)), expected)
+            results["concurrent"] = asyncio.run(phase(server, first, args.participants,
+                                                      args.trials, None))
+            ok = report("concurrent", results["concurrent"], expected)
+            results["SIGKILL midway"] = asyncio.run(phase(
+                server, second, args.participants, args.trials, expected // 2))
+            ok &= report("SIGKILL midway", results["SIGKILL midway"], expected)
         finally:
             server.stop()
+    return ok, results
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--participants", type=int, default=100)
+    parser.add_argument("--trials", type=int, default=50)
+    parser.add_argument("--database-url", action="append", dest="urls", metavar="URL",
+                        help="the server's database: sqlite (its own file, the default) or a "
+                        "SQLAlchemy URL; repeat to compare databases")
+    args = parser.parse_args()
+    if min(args.participants, args.trials) < 1:
+        parser.error("--participants and --trials must be at least 1")
+    ok, table = True, {}
+    for url in args.urls or ["sqlite"]:
+        good, table[url] = run_on(url, args)
+        ok &= good
+    if len(table) > 1:
+        print("\nside by side: judgment latency ms p50 / p99, judgments/s, acknowledged but "
+              "missing")
+        for url, results in table.items():
+            name = safe_url(url) if url != "sqlite" else "sqlite (data folder)"
+            cells = [f"{phase_name} {r['p50']:.1f} / {r['p99']:.1f} ms, {r['rate']:.0f}/s, "
+                     f"{r['missing_acked']} missing" for phase_name, r in results.items()]
+            print(f"  {name}\n    " + "\n    ".join(cells))
     return 0 if ok else 1
 
 

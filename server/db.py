@@ -23,7 +23,7 @@ from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 __all__ = ["Database", "DatabaseError", "check_connection", "current_revision", "head_revision",
-           "migrate", "open_database"]
+           "migrate", "open_database", "safe_url"]
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ def normalize_url(url: str) -> str:
     return url
 
 
-def _safe_url(url: str) -> str:
+def safe_url(url: str) -> str:
     try:
         return make_url(url).render_as_string(hide_password=True)
     except ArgumentError:
@@ -74,7 +74,7 @@ class Database:
 
     def __init__(self, url: str) -> None:
         self.url = normalize_url(url)
-        self.safe_url = _safe_url(self.url)
+        self.safe_url = safe_url(self.url)
         self.is_sqlite = self.url.startswith("sqlite")
         try:
             if self.is_sqlite:
