@@ -15,11 +15,15 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from server import openapi
 from server.db import Database, migrate
-from server.deps import AppState
+from server.deps import AppState, require_admin
+from server.errors import Conflict, Invalid, NotFound, allowed_methods, document_errors
 from server.hub import Hub
 from server.inference import ImageService, ImageServiceError
 from server.jobs.base import JobBackend
@@ -37,7 +41,7 @@ from server.routes import (
     ws,
 )
 from server.series import SeriesCache
-from server.service import Conflict, Invalid, NotFound, RunService
+from server.service import RunService
 from server.settings import Settings
 from server.sweeps import SweepService
 
@@ -110,22 +114,30 @@ def create_app(settings: Settings | None = None,
     async def _conflict(request: Request, exc: Conflict) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=409)
 
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException):
+        if exc.status_code == 405:  # Allow: every method of the path, not just one route's
+            exc.headers = {**(exc.headers or {}),
+                           "Allow": ", ".join(allowed_methods(app.state.api_routes,
+                                                              request.scope))}
+        return await http_exception_handler(request, exc)
+
     @app.exception_handler(ImageServiceError)
     async def _images(request: Request, exc: ImageServiceError) -> JSONResponse:
-        # the request's fault (a damaged checkpoint, a z of the wrong size), or the service's
-        return JSONResponse({"detail": str(exc)}, status_code=422 if exc.invalid else 503)
+        # the request does not fit the checkpoint (a z of the wrong size, a damaged file): 409;
+        # or the service's fault: 503
+        return JSONResponse({"detail": str(exc)}, status_code=409 if exc.invalid else 503)
 
-    app.include_router(system.router)
-    app.include_router(runs.router)
-    app.include_router(animation.router)
-    app.include_router(ws.router)
-    app.include_router(explore.router)
-    app.include_router(studies.router)
-    app.include_router(support.router)
-    app.include_router(lessons.router)
-    app.include_router(sweeps.router)
-    app.include_router(pages.router)  # before /static: plotly.js lives in the plotly package
+    routers = [system.router, runs.router, animation.router, ws.router, explore.router,
+               studies.router, support.router, lessons.router, sweeps.router,
+               pages.router]  # pages before /static: plotly.js lives in the plotly package
+    api_routes = document_errors(routers, guards={
+        require_admin: (401,), studies.require_study_admin: (401, 403)})
+    for router in routers:
+        app.include_router(router)
     app.mount("/static", StaticFiles(directory=pages.STATIC_DIR), name="static")
+    app.state.api_routes = api_routes
+    openapi.install(app, settings)
     return app
 
 

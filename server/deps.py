@@ -13,7 +13,7 @@ from server.db import Database
 from server.hub import Hub
 from server.inference import ImageService
 from server.jobs.base import JobBackend
-from server.schemas import RUN_ID_PATTERN
+from server.schemas import MAX_INT, RUN_ID_PATTERN
 from server.series import SeriesCache
 from server.service import RunService
 from server.settings import Settings
@@ -84,3 +84,4 @@ def websocket_allowed(websocket: WebSocket) -> str | None:
 StateDep = Annotated[AppState, Depends(get_state)]
 AdminDep = Depends(require_admin)
 RunId = Annotated[str, PathParam(pattern=RUN_ID_PATTERN, description="A run id (12 hex digits).")]
+StepPath = Annotated[int, PathParam(ge=0, le=MAX_INT, description="A training step.")]

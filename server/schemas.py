@@ -13,6 +13,10 @@ __all__ = ["ControlRequest", "RunCreate", "RunPublic", "RunsPublic", "SweepContr
            "SweepControlResult", "SweepCreate", "SweepCreated", "SweepPublic", "SweepsPublic"]
 
 RUN_ID_PATTERN = r"^[0-9a-f]{12}$"
+# what an INTEGER column of PostgreSQL holds: steps, positions, offsets and seeds a client sends
+# stay within it (the OpenAPI document says so; a larger one is a 422 naming the field)
+MAX_INT = 2**31 - 1
+Step = Annotated[int, Field(ge=0, le=MAX_INT)]
 ResourceName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_.:-]{0,63}$")]
 
 
@@ -34,7 +38,8 @@ class Strict(BaseModel):
 
 class ForkFrom(Strict):
     run_id: str = Field(pattern=RUN_ID_PATTERN, description="The run to continue from.")
-    step: int | None = Field(None, ge=0, description="Its checkpoint at this step (default: "
+    step: int | None = Field(None, ge=0, le=MAX_INT,
+                             description="Its checkpoint at this step (default: "
                              "the latest).")
 
 
@@ -53,7 +58,7 @@ class RunCreate(Strict):
         default_factory=dict, description='Dotted paths, e.g. {"optim.g.lr": 1e-4}.'
     )
     fork: ForkFrom | None = None
-    steps: int | None = Field(None, ge=1, description="Total steps (train.steps).")
+    steps: int | None = Field(None, ge=1, le=10_000_000, description="Total steps (train.steps).")
     resources: dict[ResourceName, Annotated[float, Field(gt=0, le=1e6)]] = Field(
         default_factory=dict, max_length=16,
         description='Ray custom resources the run needs, e.g. {"big_gpu_node": 1}: Ray '
@@ -72,11 +77,17 @@ class ControlRequest(Strict):
         "or a stopped, failed or interrupted one from its last checkpoint; checkpoint saves "
         "one now (the latest weights, for the explorer)."
     )
-    values: dict[str, float] = Field(
-        default_factory=dict, description="For 'set': lr_g, lr_d, n_critic."
+    values: dict[Literal["lr_g", "lr_d", "n_critic"], float] = Field(
+        default_factory=dict, description="For 'set': lr_g and lr_d in (0, 1], n_critic a whole "
+        "number from 1 to 100.",
+        json_schema_extra={"properties": {
+            "lr_g": {"type": "number", "exclusiveMinimum": 0, "maximum": 1},
+            "lr_d": {"type": "number", "exclusiveMinimum": 0, "maximum": 1},
+            "n_critic": {"type": "integer", "minimum": 1, "maximum": 100}}},
     )
     steps: int | None = Field(
-        None, ge=1, description="For 'resume' of a finished run: the new total of steps."
+        None, ge=1, le=10_000_000,
+        description="For 'resume' of a finished run: the new total of steps (train.steps)."
     )
 
 

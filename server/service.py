@@ -22,6 +22,7 @@ from gan_core.checkpoint import CheckpointError, load_checkpoint
 from gan_core.config import ConfigError, RunConfig, merge_config, set_dotted, validation_issues
 from gan_core.presets import PRESETS, preset_dict
 from server.db import Database
+from server.errors import Conflict, Invalid, NotFound
 from server.hub import Hub
 from server.jobs.base import ActiveRun, JobBackend, status_event
 from server.jobs.worker import WorkerSpec
@@ -29,27 +30,11 @@ from server.models import ACTIVE, CheckpointRow, Run
 from server.schemas import ControlRequest, RunCreate
 from server.settings import Settings
 
-__all__ = ["Conflict", "Invalid", "NotFound", "RunService"]
+__all__ = ["RunService"]
 
 log = logging.getLogger(__name__)
 
 RESUMABLE = ("stopped", "failed", "interrupted", "completed", "diverged")
-
-
-class Invalid(ValueError):
-    """Bad input; ``issues`` are (location, message) pairs for a 422."""
-
-    def __init__(self, issues: list[tuple[tuple[str | int, ...], str]]) -> None:
-        super().__init__("; ".join(f"{'.'.join(map(str, loc))}: {msg}" for loc, msg in issues))
-        self.issues = issues
-
-
-class NotFound(LookupError):
-    pass
-
-
-class Conflict(RuntimeError):
-    """The request does not fit the run's state (409)."""
 
 
 _FIELD_PREFIX = re.compile(r"^([a-z_][a-z0-9_]*(?:\.[a-z0-9_]+)*): (.*)$", re.S)
@@ -205,22 +190,24 @@ class RunService:
         with self.db.read() as session:
             parent = session.get(Run, body.fork.run_id)
             if parent is None:
-                raise Invalid([(("body", "fork", "run_id"), "no such run")])
+                raise NotFound(f"fork.run_id: no run {body.fork.run_id}")
             query = select(CheckpointRow).where(CheckpointRow.run_id == parent.id)
             if body.fork.step is not None:
                 query = query.where(CheckpointRow.step == body.fork.step)
             row = session.execute(query.order_by(CheckpointRow.step.desc())).scalars().first()
         if row is None:
-            raise Invalid([(("body", "fork"), "that run has no such checkpoint")])
+            raise NotFound(f"fork: run {parent.id} has no checkpoint"
+                           + (f" at step {body.fork.step}" if body.fork.step is not None else "")
+                           + f"; GET /api/runs/{parent.id}/checkpoints lists them")
         path = self.run_dir(parent.id) / row.file
         try:
             ckpt = load_checkpoint(path)
         except CheckpointError as exc:
-            raise Invalid([(("body", "fork"), str(exc))]) from None
+            raise Conflict(f"fork: {exc}") from None
         steps = body.steps if body.steps is not None else ckpt.config.train.steps
         if steps <= ckpt.step:
-            raise Invalid([(("body", "steps"), f"the checkpoint is at step {ckpt.step}; give "
-                            f"steps > {ckpt.step}")])
+            raise Conflict(f"steps: the checkpoint is at step {ckpt.step}; give steps > "
+                           f"{ckpt.step}")
         data = ckpt.config.model_dump(mode="json")
         data["train"]["steps"] = steps
         if body.name:
@@ -263,8 +250,8 @@ class RunService:
         ckpt = load_checkpoint(path)
         total = steps if steps is not None else max(run.total_steps, ckpt.config.train.steps)
         if total <= ckpt.step:
-            raise Invalid([(("body", "steps"), f"the run's checkpoint is at step {ckpt.step}; "
-                            f"give steps > {ckpt.step} to train further")])
+            raise Conflict(f"steps: the run's checkpoint is at step {ckpt.step}; give steps > "
+                           f"{ckpt.step} to train further")
         data = ckpt.config.model_dump(mode="json")
         data["train"]["steps"] = total
         config = RunConfig.model_validate(data)

@@ -18,7 +18,7 @@ import random
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 from sqlalchemy import func, select
@@ -30,6 +30,7 @@ from gan_core.metrics.human import (
     prob_greater,
 )
 from server.db import Database
+from server.errors import Conflict, NotFound
 from server.models import (
     Judgment,
     PoolImage,
@@ -40,7 +41,6 @@ from server.models import (
     utcnow,
 )
 from server.schemas import RUN_ID_PATTERN, Strict
-from server.service import Conflict, Invalid, NotFound
 
 __all__ = ["JudgmentIn", "SessionStart", "StudyCreate", "StudyStore", "plan_trials"]
 
@@ -102,11 +102,11 @@ class SessionStart(Strict):
 
 
 class JudgmentIn(Strict):
-    position: int = Field(ge=0, description="The trial's position in the session.")
+    position: int = Field(ge=0, le=2**31 - 1, description="The trial's position in the session.")
     response: Literal[0, 1] = Field(description="2afc: the index of the image judged fake. "
                                     "single: 1 fake, 0 real.")
-    exposures_ms: list[float] = Field(min_length=1, max_length=2, description="Measured "
-                                      "on-screen time of each image shown.")
+    exposures_ms: list[Annotated[float, Field(ge=0, le=86_400_000)]] = Field(
+        min_length=1, max_length=2, description="Measured on-screen time of each image shown.")
     response_ms: float = Field(ge=0, le=86_400_000, description="From the answer prompt to "
                                "the answer.")
 
@@ -367,8 +367,8 @@ class StudyStore:
                 StudyTrial.session_id == row.id,
                 StudyTrial.position == body.position)).scalar_one_or_none()
             if trial is None:
-                raise Invalid([(("body", "position"), f"this session has trials 0.."
-                                f"{row.total_trials - 1}")])
+                raise NotFound(f"position: no trial {body.position}; this session has trials "
+                               f"0..{row.total_trials - 1}")
             existing = session.execute(select(Judgment).where(
                 Judgment.session_id == row.id,
                 Judgment.position == body.position)).scalar_one_or_none()
@@ -378,8 +378,9 @@ class StudyStore:
                 if body.position != answered:
                     raise Conflict(f"trial {answered} comes next, not {body.position}")
                 if len(body.exposures_ms) != len(trial.images):
-                    raise Invalid([(("body", "exposures_ms"), f"needs {len(trial.images)} "
-                                    "measured exposures, one per image shown")])
+                    raise Conflict(f"exposures_ms: trial {body.position} shows "
+                                   f"{len(trial.images)} image(s): send one measured exposure "
+                                   "per image")
                 correct = body.response == trial.answer
                 existing = Judgment(session_id=row.id, position=body.position,
                                     response=body.response, correct=correct,

@@ -31,10 +31,11 @@ from typing import Any
 from sqlalchemy import select
 
 from server.db import Database
+from server.errors import Conflict, Invalid, NotFound
 from server.hub import Hub
 from server.models import ACTIVE, MetricPoint, Run, Sweep
 from server.schemas import AxisRange, ControlRequest, RunCreate, SweepCreate
-from server.service import Conflict, Invalid, NotFound, RunService
+from server.service import RunService
 from server.settings import Settings
 
 __all__ = ["MedianRule", "SweepService", "expand_points"]

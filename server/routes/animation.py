@@ -10,9 +10,9 @@ from fastapi import APIRouter, Query, Response
 from PIL import Image, ImageDraw, ImageFont
 
 from server.deps import RunId, StateDep
+from server.errors import NotFound
 from server.models import SampleRow
 from server.routes.runs import _run_rows
-from server.service import NotFound
 
 router = APIRouter(prefix="/api/runs", tags=["runs"])
 

@@ -18,16 +18,17 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response, WebSocket, status
-from pydantic import Field, ValidationError, model_validator
+from pydantic import ConfigDict, Field, ValidationError, model_validator
+from pydantic.json_schema import SkipJsonSchema
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from server.deps import AdminDep, AppState, RunId, StateDep
+from server.errors import Conflict, NotFound, answers, content
 from server.inference import ImageServiceError
 from server.models import CheckpointRow
 from server.routes.ws import accept_run_socket, until_first_done
-from server.schemas import Strict
-from server.service import Conflict, Invalid, NotFound
+from server.schemas import MAX_INT, Strict
 
 router = APIRouter(tags=["explore"])
 
@@ -37,14 +38,22 @@ LATEST_TTL_S = 2.0  # how long "the newest checkpoint" is trusted before it is l
 
 
 class Target(Strict):
-    step: int | None = Field(None, ge=0, description="The checkpoint's step (default: the "
-                             "newest).")
+    step: int | None = Field(None, ge=0, le=MAX_INT, description="The checkpoint's step "
+                             "(default: the newest).")
     ema: bool = Field(True, description="The EMA weights of G when the run kept them.")
 
 
 class Latent(Strict):
-    z: list[float] | None = Field(None, max_length=MAX_Z, description="The latent itself.")
-    seed: int | None = Field(None, ge=0, description="Or the seed of a draw from the prior.")
+    """Exactly one of ``z`` and ``seed`` (the schema says so with oneOf; null means absent)."""
+
+    model_config = ConfigDict(json_schema_extra={
+        "oneOf": [{"required": ["z"]}, {"required": ["seed"]}]})
+
+    z: Annotated[list[float], Field(min_length=1, max_length=MAX_Z)] | SkipJsonSchema[None] = (
+        Field(None, description="The latent itself (as many numbers as the checkpoint's "
+              "z_dim)."))
+    seed: Annotated[int, Field(ge=0, le=MAX_INT)] | SkipJsonSchema[None] = Field(
+        None, description="Or the seed of a draw from the prior.")
 
     @model_validator(mode="after")
     def _one_of(self) -> Latent:
@@ -55,14 +64,15 @@ class Latent(Strict):
 
 class Look(Strict):
     psi: float = Field(1.0, ge=0.0, le=2.0, description="Truncation: 1 none, < 1 typical.")
-    label: int | None = Field(None, ge=0, description="The class, for a conditional G.")
+    label: int | None = Field(None, ge=0, le=MAX_INT,
+                              description="The class, for a conditional G.")
 
 
 class RenderRequest(Target, Latent, Look):
-    id: int = Field(0, description="Echoed in the answer.")
+    id: int = Field(0, ge=-MAX_INT, le=MAX_INT, description="Echoed in the answer.")
     variations: int = Field(0, ge=0, le=64, description="Also a grid of this many variations.")
     spread: float = Field(0.5, ge=0.0, le=5.0, description="How far variations stray.")
-    variation_seed: int = Field(0, ge=0)
+    variation_seed: int = Field(0, ge=0, le=MAX_INT)
 
 
 class DirectionsRequest(Target):
@@ -70,7 +80,7 @@ class DirectionsRequest(Target):
                               "activations to analyse (GANSpace); none: z itself.")
     k: int = Field(10, ge=1, le=64, description="How many directions.")
     samples: int = Field(2000, ge=100, le=20_000, description="Latents sampled for the PCA.")
-    seed: int = Field(0, ge=0)
+    seed: int = Field(0, ge=0, le=MAX_INT)
 
 
 class InterpolateRequest(Target, Look):
@@ -149,10 +159,10 @@ def _write_saved(checkpoint: Path, directions: dict[str, Any]) -> None:
 # -- REST -------------------------------------------------------------------------------------
 
 
-@router.get("/api/runs/{run_id}/explore")
+@router.get("/api/runs/{run_id}/explore", responses=answers(409, 503))
 async def explore_info(
     run_id: RunId, state: StateDep,
-    step: Annotated[int | None, Query(ge=0, description="Default: the newest.")] = None,
+    step: Annotated[int | None, Query(ge=0, le=MAX_INT, description="Default: the newest.")] = None,
     ema: bool = True,
 ) -> dict[str, Any]:
     """What the explorer needs to know: the checkpoints, the generator's z, classes and
@@ -171,7 +181,7 @@ def _checkpoint_steps(state: AppState, run_id: str) -> list[int]:
     return sorted(set(steps))
 
 
-@router.post("/api/runs/{run_id}/explore/directions")
+@router.post("/api/runs/{run_id}/explore/directions", responses=answers(409, 503))
 async def directions(run_id: RunId, body: DirectionsRequest, state: StateDep) -> dict[str, Any]:
     """Principal directions of G (GANSpace): orthonormal in z, each with the standard
     deviation that makes a slider's unit, and the share of variance it explains."""
@@ -181,7 +191,10 @@ async def directions(run_id: RunId, body: DirectionsRequest, state: StateDep) ->
                                                                **params})}
 
 
-@router.post("/api/runs/{run_id}/explore/interpolate", response_model=None)
+@router.post("/api/runs/{run_id}/explore/interpolate", response_model=None,
+             responses={**content("application/json", "image/png", "image/gif",
+                                  description="Frames as JSON, a PNG strip or a GIF"),
+                        **answers(409, 503)})
 async def interpolate(run_id: RunId, body: InterpolateRequest,
                       state: StateDep) -> dict[str, Any] | Response:
     """Images along a path through the keyframes (slerp by default: it stays where a Gaussian
@@ -203,7 +216,7 @@ async def interpolate(run_id: RunId, body: InterpolateRequest,
                     headers={"Content-Disposition": f'attachment; filename="{name}.png"'})
 
 
-@router.post("/api/runs/{run_id}/explore/neighbours")
+@router.post("/api/runs/{run_id}/explore/neighbours", responses=answers(409, 503))
 async def neighbours(run_id: RunId, body: NeighboursRequest, state: StateDep) -> dict[str, Any]:
     """The training images nearest to the image of a latent: a check for memorization."""
     path, _ = await run_in_threadpool(checkpoint_file, state, run_id, body.step)
@@ -214,24 +227,25 @@ async def neighbours(run_id: RunId, body: NeighboursRequest, state: StateDep) ->
 @router.get("/api/runs/{run_id}/explore/saved")
 def saved_directions(
     run_id: RunId, state: StateDep,
-    step: Annotated[int | None, Query(ge=0)] = None,
+    step: Annotated[int | None, Query(ge=0, le=MAX_INT)] = None,
 ) -> dict[str, Any]:
     """Named directions saved with a checkpoint."""
     path, found = checkpoint_file(state, run_id, step)
     return {"step": found, "directions": _read_saved(path)}
 
 
-@router.put("/api/runs/{run_id}/explore/saved/{name}", dependencies=[AdminDep])
+@router.put("/api/runs/{run_id}/explore/saved/{name}", dependencies=[AdminDep],
+            responses=answers(409))
 async def save_direction(
     run_id: RunId, name: DirectionName, body: SavedDirection, state: StateDep,
-    step: Annotated[int | None, Query(ge=0)] = None,
+    step: Annotated[int | None, Query(ge=0, le=MAX_INT)] = None,
 ) -> dict[str, Any]:
     """Save (or replace) a named direction with a checkpoint, in a file beside it."""
     path, found = await run_in_threadpool(checkpoint_file, state, run_id, step)
     z_dim = (await _call(state, "info", {"checkpoint": str(path)}))["z_dim"]
     if len(body.vector) != z_dim:
-        raise Invalid([(("body", "vector"), f"must have {z_dim} numbers (the size of z), "
-                        f"got {len(body.vector)}")])
+        raise Conflict(f"vector: this checkpoint's z has {z_dim} numbers, the vector "
+                       f"{len(body.vector)}")
     saved = _read_saved(path)
     if name not in saved and len(saved) >= MAX_SAVED:
         raise Conflict(f"a checkpoint keeps at most {MAX_SAVED} named directions; delete one "
@@ -245,7 +259,7 @@ async def save_direction(
                status_code=status.HTTP_204_NO_CONTENT)
 def delete_direction(
     run_id: RunId, name: DirectionName, state: StateDep,
-    step: Annotated[int | None, Query(ge=0)] = None,
+    step: Annotated[int | None, Query(ge=0, le=MAX_INT)] = None,
 ) -> Response:
     """Forget a saved direction."""
     path, _ = checkpoint_file(state, run_id, step)
@@ -281,7 +295,10 @@ async def explore_stream(websocket: WebSocket, run_id: str) -> None:
             if message["type"] == "websocket.disconnect":
                 return
             text = message.get("text")
-            if text is None:
+            if text is None:  # a binary frame: answered at once, nothing queued
+                await websocket.send_text(json.dumps({
+                    "type": "error", "id": None,
+                    "message": "send render requests as JSON text frames, not binary ones"}))
                 continue
             if newest:
                 superseded[0] += 1
@@ -300,8 +317,15 @@ async def explore_stream(websocket: WebSocket, run_id: str) -> None:
             skipped, superseded[0] = superseded[0], 0
             request_id = None
             try:
-                data = json.loads(text)
-                request_id = data.get("id") if isinstance(data, dict) else None
+                data = json.loads(text, parse_constant=_no_constant)
+                if not isinstance(data, dict):
+                    raise ValueError("a render request is a JSON object, e.g. "
+                                     '{"seed": 1} or {"z": [...]}')
+                request_id = data.get("id") if isinstance(data.get("id"), int) else None
+                kind = data.pop("type", "render")
+                if kind != "render":
+                    raise ValueError(f"unknown message type {str(kind)[:40]!r}: this socket "
+                                     "takes render requests")
                 request = RenderRequest.model_validate(data)
                 path, _ = await _resolve(resolved, request.step)
                 out = await _call(state, "render", {
@@ -312,6 +336,9 @@ async def explore_stream(websocket: WebSocket, run_id: str) -> None:
                           "superseded": skipped}
             except (ValueError, ValidationError) as exc:  # json errors are ValueErrors
                 answer = {"type": "error", "id": request_id, "message": _describe(exc)}
+            except RecursionError:  # JSON nested deeper than the parser goes
+                answer = {"type": "error", "id": None,
+                          "message": "not a JSON render request: nested too deeply"}
             except (NotFound, ImageServiceError) as exc:
                 answer = {"type": "error", "id": request_id, "message": str(exc)}
             await websocket.send_text(json.dumps(answer))
@@ -327,8 +354,14 @@ async def explore_stream(websocket: WebSocket, run_id: str) -> None:
     await until_first_done(receive(), render())
 
 
+def _no_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a number a render request can carry")
+
+
 def _describe(exc: Exception) -> str:
     if isinstance(exc, ValidationError):
         return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'request'}: {e['msg']}"
                          for e in exc.errors())
-    return f"not a JSON render request: {exc}"
+    if isinstance(exc, json.JSONDecodeError):
+        return f"not a JSON render request: {exc}"
+    return str(exc)

@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from gan_core.divergences import divergence_curves
 from server.deps import StateDep
+from server.errors import answers
 
 router = APIRouter(prefix="/api/lessons", tags=["lessons"])
 
@@ -32,7 +33,7 @@ async def divergences(
     return {"sigma": sigma, **curves}
 
 
-@router.get("/divergences/gradients")
+@router.get("/divergences/gradients", responses=answers(503))
 async def generator_gradients(
     state: StateDep,
     theta: Annotated[float, Query(ge=-10.0, le=10.0, description="Where G's samples are.")],

@@ -11,11 +11,11 @@ from fastapi import APIRouter, Query, Response, status
 from fastapi.responses import FileResponse
 from sqlalchemy import func, select
 
-from server.deps import AdminDep, RunId, StateDep
+from server.deps import AdminDep, RunId, StateDep, StepPath
+from server.errors import NotFound, answers, content
 from server.history import checkpoint_public, sample_public
 from server.models import CheckpointRow, MetricPoint, Run, RunEvent, SampleRow
-from server.schemas import ControlRequest, RunCreate, RunPublic, RunsPublic
-from server.service import NotFound
+from server.schemas import MAX_INT, ControlRequest, RunCreate, RunPublic, RunsPublic
 
 router = APIRouter(prefix="/api/runs", tags=["runs"])
 
@@ -23,7 +23,8 @@ STATUSES = ("queued", "starting", "running", "paused", "stopped", "completed", "
             "failed", "interrupted")
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, dependencies=[AdminDep])
+@router.post("", status_code=status.HTTP_201_CREATED, dependencies=[AdminDep],
+             responses=answers(404, 409))
 async def create_run(body: RunCreate, state: StateDep) -> RunPublic:
     """Create a run from a preset and/or a config (or fork a checkpoint); it queues at once."""
     run = await state.runs.create(body)
@@ -36,7 +37,7 @@ def list_runs(
     status_: Annotated[list[Literal[STATUSES]] | None, Query(alias="status")] = None,  # type: ignore[valid-type]
     q: Annotated[str | None, Query(max_length=200, description="Part of the name.")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_INT)] = 0,
 ) -> RunsPublic:
     """Runs, newest first, optionally filtered by status and name."""
     query = select(Run)
@@ -67,7 +68,7 @@ async def delete_run(run_id: RunId, state: StateDep) -> Response:
 
 
 @router.post("/{run_id}/control", status_code=status.HTTP_202_ACCEPTED,
-             dependencies=[AdminDep])
+             dependencies=[AdminDep], responses=answers(409))
 async def control_run(run_id: RunId, body: ControlRequest, state: StateDep) -> RunPublic:
     """Pause, resume, step once, stop, or set lr_g/lr_d/n_critic; the change streams back."""
     await state.runs.control(run_id, body)
@@ -87,7 +88,8 @@ def _metric_rows(state: Any, run_id: str, since: int | None) -> list[tuple[int, 
 def get_metrics(
     run_id: RunId,
     state: StateDep,
-    since: Annotated[int | None, Query(ge=0, description="Only steps after this one.")] = None,
+    since: Annotated[int | None, Query(ge=0, le=MAX_INT,
+                                      description="Only steps after this one.")] = None,
     max_points: Annotated[int | None, Query(ge=4, le=1_000_000,
                                             description="Decimate each series to at most "
                                             "this many points, keeping extremes.")] = None,
@@ -105,7 +107,9 @@ def get_metrics(
     return {"run_id": run_id, **answer}
 
 
-@router.get("/{run_id}/metrics/export")
+@router.get("/{run_id}/metrics/export", response_class=Response,
+            responses=content("text/csv", "application/json",
+                              description="CSV (one column per metric) or JSON"))
 def export_metrics(
     run_id: RunId, state: StateDep,
     format: Annotated[Literal["csv", "json"], Query()] = "csv",
@@ -172,7 +176,7 @@ def _file(state: Any, run_id: str, table: Any, step: int, kind: str | None = Non
 
 
 @router.get("/{run_id}/samples/{step}.png", response_class=FileResponse)
-def get_sample(run_id: RunId, step: int, state: StateDep) -> FileResponse:
+def get_sample(run_id: RunId, step: StepPath, state: StateDep) -> FileResponse:
     """A sample grid as PNG."""
     path = _file(state, run_id, SampleRow, step, "grid")
     return FileResponse(path, media_type="image/png",
@@ -180,7 +184,7 @@ def get_sample(run_id: RunId, step: int, state: StateDep) -> FileResponse:
 
 
 @router.get("/{run_id}/views/{step}")
-def get_view(run_id: RunId, step: int, state: StateDep) -> Response:
+def get_view(run_id: RunId, step: StepPath, state: StateDep) -> Response:
     """A 2D view: real and generated points, D over the plane, G's gradient field."""
     path = _file(state, run_id, SampleRow, step, "view")
     return Response(path.read_bytes(), media_type="application/json")
@@ -194,7 +198,7 @@ def list_checkpoints(run_id: RunId, state: StateDep) -> list[dict[str, Any]]:
 
 
 @router.get("/{run_id}/checkpoints/{step}", response_class=FileResponse)
-def download_checkpoint(run_id: RunId, step: int, state: StateDep) -> FileResponse:
+def download_checkpoint(run_id: RunId, step: StepPath, state: StateDep) -> FileResponse:
     """A checkpoint file (safetensors: weights and state, config in the metadata)."""
     path = _file(state, run_id, CheckpointRow, step)
     return FileResponse(path, media_type="application/octet-stream",

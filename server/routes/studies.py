@@ -21,9 +21,9 @@ from fastapi.responses import FileResponse
 from starlette.concurrency import run_in_threadpool
 
 from server.deps import AppState, RunId, StateDep, get_state, require_admin
+from server.errors import Conflict, NotFound, answers, content
 from server.models import Run, Study, StudyCondition
 from server.routes.explore import checkpoint_file
-from server.service import Invalid, NotFound
 from server.settings import is_loopback
 from server.studies import (
     IMAGE_ID_PATTERN,
@@ -67,26 +67,27 @@ def store(state: AppState) -> StudyStore:
 
 
 @router.post("/api/studies", status_code=status.HTTP_201_CREATED,
-             dependencies=[StudyAdminDep])
+             dependencies=[StudyAdminDep], responses=answers(404, 409, 503))
 async def create_study(body: StudyCreate, state: StateDep) -> dict[str, Any]:
     """Create a study: generate and freeze its image pools (each condition's fakes, the real
-    images, the vigilance images), then open it to participants."""
+    images, the vigilance images), then open it to participants. A condition naming no run (or no
+    checkpoint) is a 404, one whose run cannot be tested (2D points, other data than the first)
+    a 409; both name the condition."""
     checkpoints = []
     data_config = None
     for i, c in enumerate(body.conditions):
         try:
             path, step = await run_in_threadpool(checkpoint_file, state, c.run_id, c.step)
         except NotFound as exc:
-            raise Invalid([(("body", "conditions", i, "run_id"), str(exc))]) from None
+            raise NotFound(f"conditions.{i}.run_id: {exc}") from None
         run = await run_in_threadpool(_run, state, c.run_id)
         data = run.config.get("data", {})
         if data.get("name") in (None, "ring", "grid", "spiral", "moons", "gaussian"):
-            raise Invalid([(("body", "conditions", i, "run_id"),
-                            "this run trains on 2D points; a study needs an image generator")])
+            raise Conflict(f"conditions.{i}.run_id: run {c.run_id} trains on 2D points; a study "
+                           "needs an image generator")
         if data_config is not None and data != data_config:
-            raise Invalid([(("body", "conditions", i, "run_id"),
-                            "this run trains on other data than the first condition's; a study "
-                            "compares generators of one data set")])
+            raise Conflict(f"conditions.{i}.run_id: run {c.run_id} trains on other data than the "
+                           "first condition's; a study compares generators of one data set")
         data_config = data
         checkpoints.append((path, step))
     study_id = secrets.token_hex(6)
@@ -185,7 +186,8 @@ def study_results(
     return store(state).results(study_id, exclude_flagged, include_incomplete)
 
 
-@router.get("/api/studies/{study_id}/judgments.csv", dependencies=[StudyAdminDep])
+@router.get("/api/studies/{study_id}/judgments.csv", dependencies=[StudyAdminDep],
+            response_class=Response, responses=content("text/csv"))
 def study_csv(study_id: StudyId, state: StateDep) -> Response:
     """Every raw judgment with its trial, the truth and the measured timings."""
     text = store(state).csv(study_id)
@@ -210,7 +212,7 @@ def study_procedure(study_id: StudyId, state: StateDep) -> dict[str, Any]:
     return store(state).public(study_id)
 
 
-@router.post("/api/studies/{study_id}/sessions")
+@router.post("/api/studies/{study_id}/sessions", responses=answers(409))
 def start_session(study_id: StudyId, body: SessionStart, request: Request,
                   state: StateDep) -> dict[str, Any]:
     """Start taking part (a condition is assigned), or resume with the session's token. A
@@ -224,7 +226,7 @@ def session_state(study_id: StudyId, token: Token, state: StateDep) -> dict[str,
     return store(state).state(study_id, token)
 
 
-@router.post("/api/studies/{study_id}/sessions/{token}/judgments")
+@router.post("/api/studies/{study_id}/sessions/{token}/judgments", responses=answers(409))
 def submit_judgment(study_id: StudyId, token: Token, body: JudgmentIn,
                     state: StateDep) -> dict[str, Any]:
     """Store the answer to the next trial (committed before this answers); sending the same
@@ -232,7 +234,8 @@ def submit_judgment(study_id: StudyId, token: Token, body: JudgmentIn,
     return store(state).judge(study_id, token, body)
 
 
-@router.get("/api/studies/{study_id}/images/{image_id}.png")
+@router.get("/api/studies/{study_id}/images/{image_id}.png", response_class=FileResponse,
+            responses=content("image/png"))
 def pool_image(study_id: StudyId, image_id: Annotated[str, PathParam(pattern=IMAGE_ID_PATTERN)],
                state: StateDep) -> FileResponse:
     """A pool image by its opaque id."""

@@ -26,9 +26,9 @@ from starlette.concurrency import run_in_threadpool
 
 from gan_core.metrics.support import estimate_support
 from server.deps import AdminDep, AppState, RunId, StateDep
+from server.errors import Conflict, NotFound, answers
 from server.routes.explore import Target, checkpoint_file
-from server.schemas import Strict
-from server.service import Invalid, NotFound
+from server.schemas import MAX_INT, Strict
 
 router = APIRouter(tags=["support"])
 
@@ -53,7 +53,8 @@ class DrawRequest(Target):
 
 class Verdicts(Strict):
     verdicts: dict[int, bool | None] = Field(
-        description="Pair index -> true (the same image), false (different), null (undecided).")
+        description="Pair index -> true (the same image), false (different), null (undecided).",
+        json_schema_extra={"propertyNames": {"pattern": r"^(0|[1-9][0-9]{0,8})$"}})
 
 
 # -- the file ---------------------------------------------------------------------------------
@@ -144,8 +145,8 @@ def _judge(path: Path, draw_id: str, verdicts: dict[int, bool | None]) -> dict[s
         pairs = draw["pairs"]
         bad = [k for k in verdicts if not 0 <= k < len(pairs)]
         if bad:
-            raise Invalid([(("body", "verdicts", k), f"no pair {k}: this draw flagged pairs "
-                            f"0..{len(pairs) - 1}") for k in bad])
+            raise Conflict(f"verdicts: no pair {', '.join(map(str, bad))}: this draw flagged "
+                           f"pairs 0..{len(pairs) - 1}")
         for k, verdict in verdicts.items():
             pairs[k]["verdict"] = verdict
         _write(path, draws)
@@ -155,7 +156,8 @@ def _judge(path: Path, draw_id: str, verdicts: dict[int, bool | None]) -> dict[s
 # -- routes -----------------------------------------------------------------------------------
 
 
-@router.post("/api/runs/{run_id}/support/draws", dependencies=[AdminDep])
+@router.post("/api/runs/{run_id}/support/draws", dependencies=[AdminDep],
+             responses=answers(409, 503))
 async def create_draw(run_id: RunId, body: DrawRequest, state: StateDep) -> dict[str, Any]:
     """Draw ``s`` samples and flag the ``top`` closest pairs (closest first) for review. The
     same draw again returns the verdicts already given."""
@@ -181,7 +183,8 @@ def get_draw(run_id: RunId, draw_id: DrawId, state: StateDep) -> dict[str, Any]:
     return _public(draw_id, draw, images=True)
 
 
-@router.put("/api/runs/{run_id}/support/draws/{draw_id}/verdicts", dependencies=[AdminDep])
+@router.put("/api/runs/{run_id}/support/draws/{draw_id}/verdicts", dependencies=[AdminDep],
+            responses=answers(409))
 def put_verdicts(run_id: RunId, draw_id: DrawId, body: Verdicts,
                  state: StateDep) -> dict[str, Any]:
     """Confirm (true) or reject (false) flagged pairs; null takes a verdict back."""
@@ -197,7 +200,7 @@ def put_verdicts(run_id: RunId, draw_id: DrawId, body: Verdicts,
 @router.get("/api/runs/{run_id}/support")
 def support(
     run_id: RunId, state: StateDep,
-    step: Annotated[int | None, Query(ge=0, description="Default: the newest.")] = None,
+    step: Annotated[int | None, Query(ge=0, le=MAX_INT, description="Default: the newest.")] = None,
     ema: Annotated[bool | None, Query(description="Only draws of the EMA (true) or raw "
                                       "(false) weights; default: all.")] = None,
 ) -> dict[str, Any]:

@@ -8,7 +8,9 @@ from fastapi import APIRouter, Query, Response, status
 from fastapi import Path as PathParam
 
 from server.deps import AdminDep, StateDep
+from server.errors import answers
 from server.schemas import (
+    MAX_INT,
     RUN_ID_PATTERN,
     SweepControl,
     SweepControlResult,
@@ -24,7 +26,8 @@ SweepId = Annotated[str, PathParam(pattern=RUN_ID_PATTERN,
                                    description="A sweep id (12 hex digits).")]
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, dependencies=[AdminDep])
+@router.post("", status_code=status.HTTP_201_CREATED, dependencies=[AdminDep],
+             responses=answers(409))
 async def create_sweep(body: SweepCreate, state: StateDep) -> SweepCreated:
     """Create a sweep: every point is validated first, then all its runs queue at once."""
     sweep, run_ids = await state.sweeps.create(body)
@@ -35,7 +38,7 @@ async def create_sweep(body: SweepCreate, state: StateDep) -> SweepCreated:
 def list_sweeps(
     state: StateDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_INT)] = 0,
 ) -> SweepsPublic:
     """Sweeps, newest first, with how many of their runs are still active."""
     return SweepsPublic.model_validate(state.sweeps.list(limit, offset))

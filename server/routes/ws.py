@@ -94,17 +94,22 @@ async def accept_run_socket(websocket: WebSocket, run_id: str) -> bool:
 
 
 async def _receive_until_closed(websocket: WebSocket) -> None:
+    """These sockets only stream; whatever a client sends gets an error frame, and the stream
+    goes on."""
     while True:
         message = await websocket.receive()
         if message["type"] == "websocket.disconnect":
             return
+        await websocket.send_text(json.dumps({
+            "type": "error", "message": "this socket only streams the server's frames and takes "
+            "no messages; control runs with POST /api/runs/{id}/control"}))
 
 
 @router.websocket("/ws/runs/{run_id}")
 async def run_stream(
     websocket: WebSocket,
     run_id: str,
-    after_seq: Annotated[int | None, Query(ge=0)] = None,
+    after_seq: Annotated[int | None, Query(ge=0, le=2**63 - 1)] = None,
     max_points: Annotated[int | None, Query(ge=10, le=100_000)] = None,
 ) -> None:
     """First ``{"type": "history", ...}`` (decimated), then live events, each with ``seq``.

@@ -14,8 +14,8 @@ from typing import Any
 import httpx
 import pytest
 
+from server.errors import Invalid
 from server.schemas import SweepCreate
-from server.service import Invalid
 from server.sweeps import MedianRule, axis_labels, expand_points, point_label
 from tests.server.conftest import TINY, Server, wait_status
 
