@@ -75,7 +75,8 @@ def test_controls_that_do_not_fit_are_refused(api: httpx.Client) -> None:
     live = create_run(api, tiny(**LONG))
     wait_status(api, live, "running")
     r = control(api, live, "set", values={"lr_q": 1.0})
-    assert r.status_code == 422 and "lr_q" in r.json()["detail"][0]["msg"]
+    error = r.json()["detail"][0]
+    assert r.status_code == 422 and "lr_q" in error["loc"] and "lr_g" in error["msg"]
     r = control(api, live, "set", values={"n_critic": 0.5})
     assert r.status_code == 422
     assert control(api, live, "step").status_code == 409  # not paused
