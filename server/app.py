@@ -28,6 +28,7 @@ from server.hub import Hub
 from server.inference import ImageService, ImageServiceError
 from server.jobs.base import JobBackend
 from server.jobs.manager import JobManager, default_gpus
+from server.judgments import JudgmentWriter
 from server.routes import (
     animation,
     explore,
@@ -71,8 +72,9 @@ def create_app(settings: Settings | None = None,
         service = RunService(settings, db, hub, jobs)
         images = ImageService(threads=settings.resolved_cpu_threads(slots))
         sweeps_service = SweepService(settings, db, hub, service)
+        judgments = JudgmentWriter(db)
         app.state.ganscope = AppState(settings, db, hub, jobs, service, SeriesCache(), images,
-                                      sweeps_service)
+                                      sweeps_service, judgments)
         with _keep_signal_handlers():  # Ray's core library installs its own for SIGTERM
             await asyncio.to_thread(jobs.start)  # a cluster takes seconds to start or reach
         await asyncio.to_thread(service.recover)
@@ -83,6 +85,7 @@ def create_app(settings: Settings | None = None,
             yield
         finally:
             await asyncio.to_thread(jobs.shutdown)
+            await asyncio.to_thread(judgments.stop)
             await asyncio.to_thread(images.close)
             await asyncio.sleep(0.1)  # let the pump's last events reach the hub
             await asyncio.to_thread(hub.stop)

@@ -13,6 +13,7 @@ from server.db import Database
 from server.hub import Hub
 from server.inference import ImageService
 from server.jobs.base import JobBackend
+from server.judgments import JudgmentWriter
 from server.schemas import MAX_INT, RUN_ID_PATTERN
 from server.series import SeriesCache
 from server.service import RunService
@@ -33,6 +34,7 @@ class AppState:
     series: SeriesCache
     images: ImageService
     sweeps: SweepService
+    judgments: JudgmentWriter
 
 
 def get_state(request: Request) -> AppState:

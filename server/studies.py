@@ -4,7 +4,7 @@ A study's images are generated once, at creation, by the image service and kept 
 under ``DATA_DIR/studies/<study_id>/images/<opaque id>.png``; every participant draws from the
 same pool. A session's trials are fixed when it starts, from a seed derived from the study's
 seed and the participant id, so a reload serves exactly the same next trial. Judgments are
-written in their own ``BEGIN IMMEDIATE`` transaction and committed before the answer goes back:
+stored by ``server.judgments.JudgmentWriter`` (group commits, acknowledged after the commit):
 what a participant's browser was told is stored is stored.
 """
 
@@ -38,7 +38,6 @@ from server.models import (
     StudyCondition,
     StudySession,
     StudyTrial,
-    utcnow,
 )
 from server.schemas import RUN_ID_PATTERN, Strict
 
@@ -355,47 +354,6 @@ class StudyStore:
             out["trial"] = {"position": trial.position, "phase": trial.phase,
                             "images": [f"/api/studies/{study_id}/images/{i}.png"
                                        for i in trial.images]}
-            return out
-
-    def judge(self, study_id: str, token: str, body: JudgmentIn) -> dict[str, Any]:
-        """Store a judgment (committed before this returns); the same trial again is answered
-        as the first time and changes nothing."""
-        with self.db.write() as session:
-            study = self._study(session, study_id)
-            row = self._session(session, study_id, token)
-            trial = session.execute(select(StudyTrial).where(
-                StudyTrial.session_id == row.id,
-                StudyTrial.position == body.position)).scalar_one_or_none()
-            if trial is None:
-                raise NotFound(f"position: no trial {body.position}; this session has trials "
-                               f"0..{row.total_trials - 1}")
-            existing = session.execute(select(Judgment).where(
-                Judgment.session_id == row.id,
-                Judgment.position == body.position)).scalar_one_or_none()
-            if existing is None:
-                answered = session.execute(select(func.count()).where(
-                    Judgment.session_id == row.id)).scalar_one()
-                if body.position != answered:
-                    raise Conflict(f"trial {answered} comes next, not {body.position}")
-                if len(body.exposures_ms) != len(trial.images):
-                    raise Conflict(f"exposures_ms: trial {body.position} shows "
-                                   f"{len(trial.images)} image(s): send one measured exposure "
-                                   "per image")
-                correct = body.response == trial.answer
-                existing = Judgment(session_id=row.id, position=body.position,
-                                    response=body.response, correct=correct,
-                                    fooled=trial.fake_shown and not correct,
-                                    exposures_ms=body.exposures_ms, response_ms=body.response_ms)
-                session.add(existing)
-                if body.position == row.total_trials - 1:
-                    row.completed_at = utcnow()
-            done = row.completed_at is not None
-            out: dict[str, Any] = {"position": body.position, "stored": True, "done": done,
-                                   "next_position": None if done else body.position + 1}
-            if trial.phase == "practice":
-                out["feedback"] = {"correct": existing.correct, "answer": trial.answer}
-            if done:
-                out["completion_code"] = study.completion_code
             return out
 
     # -- results ----------------------------------------------------------------------------

@@ -168,6 +168,7 @@ def open_study(study_id: StudyId, state: StateDep) -> dict[str, Any]:
                status_code=status.HTTP_204_NO_CONTENT)
 def delete_study(study_id: StudyId, state: StateDep) -> Response:
     """Delete a study, its judgments and its images."""
+    state.judgments.forget_study(study_id)
     store(state).delete(study_id)
     shutil.rmtree(state.settings.data_dir / "studies" / study_id, ignore_errors=True)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -227,11 +228,13 @@ def session_state(study_id: StudyId, token: Token, state: StateDep) -> dict[str,
 
 
 @router.post("/api/studies/{study_id}/sessions/{token}/judgments", responses=answers(409))
-def submit_judgment(study_id: StudyId, token: Token, body: JudgmentIn,
-                    state: StateDep) -> dict[str, Any]:
+async def submit_judgment(study_id: StudyId, token: Token, body: JudgmentIn,
+                          state: StateDep) -> dict[str, Any]:
     """Store the answer to the next trial (committed before this answers); sending the same
-    trial again changes nothing. Practice trials get feedback; main trials only a receipt."""
-    return store(state).judge(study_id, token, body)
+    trial again changes nothing. Practice trials get feedback; main trials only a receipt.
+    Judgments that arrive together share one commit (server/judgments.py)."""
+    return await state.judgments.submit(study_id, token, body.position, body.response,
+                                        body.exposures_ms, body.response_ms)
 
 
 @router.get("/api/studies/{study_id}/images/{image_id}.png", response_class=FileResponse,
