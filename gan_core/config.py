@@ -307,6 +307,18 @@ class ScheduleConfig(StrictModel):
         1000, ge=1, le=10_000_000, description="Steps between checkpoints (and one at the end)."
     )
     grid_size: int = Field(64, ge=1, le=256, description="Samples in a grid (fixed noise).")
+    amp: Literal["off", "bf16", "fp16"] = Field(
+        "off", description="Mixed precision: bf16 autocast (CPU and recent GPUs), or fp16 "
+        "autocast with a gradient scaler (CUDA only).")
+    channels_last: bool = Field(
+        False, description="NHWC memory layout for the image models' convolutions (faster "
+        "with tensor cores); image data only.")
+    compile: bool = Field(
+        False, description="torch.compile G and D; the first step compiles, its time is "
+        "reported once as compile_s and left out of step_time.")
+    fused_optimizer: bool = Field(
+        False, description="Adam/RMSprop/SGD with torch's fused kernels where it has them for "
+        "the device (else its foreach ones).")
 
 
 EVAL_METRICS = ("fid", "kid", "prdc", "is")
@@ -410,6 +422,11 @@ class RunConfig(StrictModel):
             raise ValueError(
                 "model.pack: packing is for unconditional models (a pack would mix classes); "
                 "set model.pack to 1 or model.conditional to false"
+            )
+        if self.train.channels_last and self.is_toy:
+            raise ValueError(
+                "train.channels_last: the NHWC layout is for image models (DCGAN); a 2D run has "
+                "no channels, leave it false"
             )
         if self.regularization.weight_clip and self.regularization.gradient_penalty:
             raise ValueError(

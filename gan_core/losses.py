@@ -20,6 +20,7 @@ from torch import Tensor, nn
 
 from gan_core.config import LossConfig, RegularizationConfig
 from gan_core.registry import Registry
+from gan_core.speed import Precision
 
 __all__ = [
     "LOSSES",
@@ -123,11 +124,14 @@ def gradient_penalty(
     *,
     generator: torch.Generator | None = None,
     pack: int = 1,
+    grad_scale: float = 1.0,
 ) -> Tensor:
     """WGAN-GP (Gulrajani 2017): E[(||grad_x D(x_hat)||_2 - 1)^2], x_hat = eps x + (1 - eps) x~.
 
     With ``pack`` m, D's input is a pack of m samples: one eps per pack (a straight line
     between a real pack and a fake pack) and the norm over the whole pack's gradient.
+    ``grad_scale`` (fp16 mixed precision): D's output is scaled before the gradient is taken
+    and the gradient unscaled after, so that small gradients do not underflow in fp16.
     """
     groups = real.shape[0] // pack
     eps = torch.rand((groups,) + (1,) * (real.dim() - 1), device=real.device, dtype=real.dtype,
@@ -136,18 +140,20 @@ def gradient_penalty(
         eps = eps.repeat_interleave(pack, dim=0)  # (B/m, 1, ...) -> (B, 1, ...)
     x_hat = (eps * real.detach() + (1 - eps) * fake.detach()).requires_grad_(True)
     out = critic(x_hat, labels)
-    (grad,) = torch.autograd.grad(out.sum(), x_hat, create_graph=True)
+    (grad,) = torch.autograd.grad(out.sum() * grad_scale, x_hat, create_graph=True)
+    grad = grad.float() / grad_scale
     grad_norm = grad.reshape(groups, -1).norm(2, dim=1)  # (B, ...) -> (B/m,)
     return ((grad_norm - 1.0) ** 2).mean()
 
 
 def r1_penalty(critic: Critic, real: Tensor, labels: Tensor | None = None,
-               pack: int = 1) -> Tensor:
+               pack: int = 1, grad_scale: float = 1.0) -> Tensor:
     """R1 (Mescheder 2018): E[||grad_x D(x)||^2] on real data (multiply by gamma / 2), per D
-    input (a pack of ``pack`` samples)."""
+    input (a pack of ``pack`` samples); ``grad_scale`` as for :func:`gradient_penalty`."""
     x = real.detach().requires_grad_(True)
     out = critic(x, labels)
-    (grad,) = torch.autograd.grad(out.sum(), x, create_graph=True)
+    (grad,) = torch.autograd.grad(out.sum() * grad_scale, x, create_graph=True)
+    grad = grad.float() / grad_scale
     return grad.reshape(real.shape[0] // pack, -1).pow(2).sum(dim=1).mean()
 
 
@@ -170,10 +176,12 @@ class GANObjective:
     """
 
     def __init__(self, loss_cfg: LossConfig, reg_cfg: RegularizationConfig,
-                 pack: int = 1) -> None:
+                 pack: int = 1, precision: Precision | None = None) -> None:
         self.loss = LOSSES.get(loss_cfg.name)(loss_cfg)
         self.reg = reg_cfg
         self.pack = pack  # samples per D input (PacGAN): the penalties are per D input
+        # autocast and (fp16) loss scaling; full precision without one
+        self.precision = precision or Precision("off", torch.device("cpu"))
 
     def d_phase(
         self,
@@ -184,21 +192,25 @@ class GANObjective:
         generator: torch.Generator | None = None,
     ) -> dict[str, Tensor]:
         """Backward D's loss (adversarial + penalties) into D's gradients."""
-        real_out = D(real, labels)
-        fake_out = D(fake.detach(), labels)
-        adversarial = self.loss.d_loss(real_out, fake_out)
-        total = adversarial
-        stats: dict[str, Tensor] = {}
-        if self.reg.gradient_penalty:
-            gp = gradient_penalty(D, real, fake, labels, generator=generator, pack=self.pack)
-            total = total + self.reg.gradient_penalty * gp
-            stats["gradient_penalty"] = gp.detach()
-        if self.reg.r1_gamma:
-            r1 = r1_penalty(D, real, labels, pack=self.pack)
-            total = total + 0.5 * self.reg.r1_gamma * r1
-            stats["r1_penalty"] = r1.detach()
-        total.backward()
-        real_mean, fake_mean = real_out.detach().mean(), fake_out.detach().mean()
+        precision = self.precision
+        scale = precision.grad_scale("d")
+        with precision.autocast():
+            real_out = D(real, labels)
+            fake_out = D(fake.detach(), labels)
+            adversarial = self.loss.d_loss(real_out.float(), fake_out.float())
+            total = adversarial
+            stats: dict[str, Tensor] = {}
+            if self.reg.gradient_penalty:
+                gp = gradient_penalty(D, real, fake, labels, generator=generator,
+                                      pack=self.pack, grad_scale=scale)
+                total = total + self.reg.gradient_penalty * gp
+                stats["gradient_penalty"] = gp.detach()
+            if self.reg.r1_gamma:
+                r1 = r1_penalty(D, real, labels, pack=self.pack, grad_scale=scale)
+                total = total + 0.5 * self.reg.r1_gamma * r1
+                stats["r1_penalty"] = r1.detach()
+        precision.backward("d", total)
+        real_mean, fake_mean = real_out.detach().float().mean(), fake_out.detach().float().mean()
         stats.update(
             loss_d=total.detach(),
             d_real=real_mean,
@@ -214,6 +226,7 @@ class GANObjective:
 
     def g_phase(self, D: nn.Module, fake: Tensor, labels: Tensor | None) -> dict[str, Tensor]:
         """Backward G's loss through D into G's gradients (D's gradients are not kept)."""
-        loss = self.loss.g_loss(D(fake, labels))
-        loss.backward()
+        with self.precision.autocast():
+            loss = self.loss.g_loss(D(fake, labels).float())
+        self.precision.backward("g", loss)
         return {"loss_g": loss.detach()}

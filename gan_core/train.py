@@ -50,6 +50,7 @@ from gan_core.metrics.spectral import SpectralMonitor
 from gan_core.metrics.toy2d import mode_coverage, w1_exact
 from gan_core.models import build_models
 from gan_core.models.layers import repeat_for_pack
+from gan_core.speed import Precision, check_speed_options, maybe_compile
 
 __all__ = ["Command", "ControlSource", "TrainResult", "Trainer", "resolve_device"]
 
@@ -113,13 +114,18 @@ def resolve_device(choice: str) -> torch.device:
     return torch.device(choice)
 
 
-def make_optimizer(params: Iterable[nn.Parameter], cfg: OptimizerConfig) -> torch.optim.Optimizer:
+def make_optimizer(params: Iterable[nn.Parameter], cfg: OptimizerConfig,
+                   fused: bool = False) -> torch.optim.Optimizer:
+    """``fused``: torch's fused kernel where it has one (Adam, SGD), else its foreach one."""
+    impl: dict[str, bool] = {}
+    if fused:
+        impl = {"fused": True} if cfg.name in ("adam", "sgd") else {"foreach": True}
     if cfg.name == "adam":
-        return torch.optim.Adam(params, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
+        return torch.optim.Adam(params, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), **impl)
     if cfg.name == "rmsprop":
-        return torch.optim.RMSprop(params, lr=cfg.lr, momentum=cfg.momentum)
+        return torch.optim.RMSprop(params, lr=cfg.lr, momentum=cfg.momentum, **impl)
     if cfg.name == "sgd":
-        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum)
+        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, **impl)
     raise ValueError(f"unknown optimizer {cfg.name!r}; use adam, rmsprop or sgd")
 
 
@@ -128,6 +134,18 @@ def _grad_norm(module: nn.Module) -> Tensor:
     if not grads:
         return torch.zeros(())
     return torch.nn.utils.get_total_norm(grads)
+
+
+def _match_layouts(optimizer: torch.optim.Optimizer) -> None:
+    """Give loaded optimizer state its parameter's memory layout: a checkpoint stores it
+    contiguous, and a fused kernel pairs elements by memory, not by index, so a channels-last
+    parameter with contiguous moments would be updated with the wrong ones."""
+    for group in optimizer.param_groups:
+        for p in group["params"]:
+            state = optimizer.state.get(p, {})
+            for key, value in state.items():
+                if isinstance(value, Tensor) and value.shape == p.shape:
+                    state[key] = torch.empty_like(p, dtype=value.dtype).copy_(value)
 
 
 class _Diverged(Exception):
@@ -163,19 +181,30 @@ class Trainer:
         torch.manual_seed(config.seed)  # weight init is the only user of the global RNG
         num_classes = info.num_classes if self.conditional else None
         G, D = build_models(config.model, shape=info.shape, num_classes=num_classes)
+        check_speed_options(sched.amp, sched.channels_last, sched.compile, self.device,
+                            image_model=not config.is_toy)
+        self.memory_format = torch.channels_last if sched.channels_last else None
+        if self.memory_format is not None:
+            G, D = G.to(memory_format=self.memory_format), D.to(memory_format=self.memory_format)
         self.G, self.D = G.to(self.device), D.to(self.device)
+        # what the steps call (compiled when asked); self.G / self.D keep the state
+        self._G_step = maybe_compile(self.G, sched.compile)
+        self._D_step = maybe_compile(self.D, sched.compile)
+        self.precision = Precision(sched.amp, self.device)
+        self.compile_s: float | None = None  # the first step's time when compiling
+        self._compile_reported = False
         self.G_ema: nn.Module | None = None
         if config.optim.ema_decay:
             self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
             # the same tensor objects for the whole run (load_state_dict copies in place)
             self._ema_params = (list(self.G_ema.parameters()), list(self.G.parameters()))
             self._ema_buffers = list(zip(self.G_ema.buffers(), self.G.buffers(), strict=True))
-        self.opt_g = make_optimizer(self.G.parameters(), config.optim.g)
-        self.opt_d = make_optimizer(self.D.parameters(), config.optim.d)
+        self.opt_g = make_optimizer(self.G.parameters(), config.optim.g, sched.fused_optimizer)
+        self.opt_d = make_optimizer(self.D.parameters(), config.optim.d, sched.fused_optimizer)
         # the learning rates as set (config, or a live change); a schedule scales them per step
         self.lr_base = {"g": config.optim.g.lr, "d": config.optim.d.lr}
         self.objective = GANObjective(config.loss, config.regularization,
-                                      pack=config.model.pack)
+                                      pack=config.model.pack, precision=self.precision)
         self.n_critic = config.optim.n_critic
 
         # One generator for z and the penalty's interpolation, on the training device.
@@ -285,6 +314,7 @@ class Trainer:
             "n_critic": self.n_critic,
             "lr_base": self.lr_base,
             "device": str(self.device),
+            "grad_scalers": self.precision.state_dict(),
         }
         return tensors, meta
 
@@ -297,6 +327,8 @@ class Trainer:
             self.G_ema.load_state_dict(ema if ema else self.G.state_dict())
         self.opt_g.load_state_dict(optimizer_state_from_flat(section("opt_g"), meta["opt_g"]))
         self.opt_d.load_state_dict(optimizer_state_from_flat(section("opt_d"), meta["opt_d"]))
+        for opt in (self.opt_g, self.opt_d):
+            _match_layouts(opt)
         self.rng.set_state(ckpt.tensors["rng.train"].cpu())
         self.data.load_state_dict({**meta["data"], **section("data")})
         for name, u in section("spectral").items():
@@ -307,6 +339,7 @@ class Trainer:
             "g": float(meta.get("lr_base", {}).get("g", self.opt_g.param_groups[0]["lr"])),
             "d": float(meta.get("lr_base", {}).get("d", self.opt_d.param_groups[0]["lr"])),
         }
+        self.precision.load_state_dict(meta.get("grad_scalers", {}))
         self.step = ckpt.step
 
     def save_checkpoint(self) -> Path | None:
@@ -350,7 +383,13 @@ class Trainer:
             while self.step < sched.steps:
                 if self._apply_controls():
                     return self._finish("stopped", "stopped by request")
-                stats = self.train_step()
+                if self.config.train.compile and self.compile_s is None:
+                    started = time.perf_counter()
+                    stats = self.train_step()  # compiles G and D
+                    self.compile_s = time.perf_counter() - started
+                    self._clock += self.compile_s  # not a training step's time
+                else:
+                    stats = self.train_step()
                 self.step += 1
                 self._window.append(stats)
                 if self._report_next or self._periodic_due() or self.step == sched.steps:
@@ -384,8 +423,8 @@ class Trainer:
 
     def train_step(self) -> dict[str, Tensor]:
         """One G step after ``n_critic`` D steps. Returns detached 0-d tensors (no sync)."""
-        cfg, G, D = self.config, self.G, self.D
-        batch, device = cfg.train.batch_size, self.device
+        cfg, G, D = self.config, self._G_step, self._D_step
+        batch, device, precision = cfg.train.batch_size, self.device, self.precision
         z_dim, z_dist = cfg.model.z_dim, cfg.model.z_distribution
         d_stats: dict[str, Tensor] = {}
         grad_d = torch.zeros((), device=device)
@@ -394,33 +433,38 @@ class Trainer:
             self._set_lrs(self._lr_factor())
 
         # (1) Update D: minimize the loss's D objective (+ penalties) n_critic times
-        D.requires_grad_(True)
+        self.D.requires_grad_(True)
         for _ in range(self.n_critic):
             real, labels = self.data.next_batch(batch)
             real = real.to(device, non_blocking=True)
+            if self.memory_format is not None:
+                real = real.contiguous(memory_format=self.memory_format)
             if labels is not None:
                 labels = labels.to(device, non_blocking=True) if self.conditional else None
             z = sample_z(batch, z_dim, z_dist, generator=self.rng, device=device)
             # with one D step, the G step reuses this batch of fakes (as pytorch/examples does)
-            with torch.set_grad_enabled(self.n_critic == 1):
+            with torch.set_grad_enabled(self.n_critic == 1), precision.autocast():
                 fake = G(z, labels)
             self.opt_d.zero_grad(set_to_none=True)
             stats = self.objective.d_phase(D, real, fake, labels, generator=self.rng)
-            grad_d = grad_d + _grad_norm(D)
-            self.opt_d.step()
+            precision.unscale("d", self.opt_d)
+            grad_d = grad_d + _grad_norm(self.D)
+            precision.step("d", self.opt_d)
             self.objective.after_d_step(D)
             for k, v in stats.items():
                 d_stats[k] = d_stats[k] + v if k in d_stats else v
 
         # (2) Update G: minimize the loss's G objective through the updated D
-        D.requires_grad_(False)
+        self.D.requires_grad_(False)
         if self.n_critic > 1:
             z = sample_z(batch, z_dim, z_dist, generator=self.rng, device=device)
-            fake = G(z, labels)
+            with precision.autocast():
+                fake = G(z, labels)
         self.opt_g.zero_grad(set_to_none=True)
         g_stats = self.objective.g_phase(D, fake, labels)
-        grad_g = _grad_norm(G)
-        self.opt_g.step()
+        precision.unscale("g", self.opt_g)
+        grad_g = _grad_norm(self.G)
+        precision.step("g", self.opt_g)
         if self.G_ema is not None:
             self._update_ema()
 
@@ -468,6 +512,9 @@ class Trainer:
         step_time = self._elapsed / len(window)
         values["step_time"] = step_time
         values["images_per_s"] = self.config.train.batch_size * self.n_critic / step_time
+        if self.compile_s is not None and not self._compile_reported:
+            values["compile_s"] = self.compile_s
+            self._compile_reported = True
         sched = self.config.train
         if self.step % sched.spectral_every == 0:
             values.update(

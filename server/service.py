@@ -99,6 +99,11 @@ class RunService:
         if config.train.steps > s.max_steps:
             issues.append((("body", "config", "train", "steps"),
                            f"at most {s.max_steps} on this server"))
+        local_gpus = getattr(self.jobs, "gpus", None)  # the local backend's; Ray's are elsewhere
+        if config.train.amp == "fp16" and (config.train.device == "cpu" or local_gpus == 0):
+            issues.append((("body", "config", "train", "amp"),
+                           "fp16 needs a CUDA GPU and this run would train on the CPU; use bf16 "
+                           "on the CPU, or off"))
         size = getattr(config.data, "resolved_size", None)
         if size is not None and size > s.max_image_size:
             issues.append((("body", "config", "data", "image_size"),
