@@ -86,22 +86,6 @@ def config_file(held: dict, folder: Path) -> Path:
     return out
 
 
-def test_the_api_keeps_its_openapi_contract(populated: tuple[Server, dict],
-                                            tmp_path: Path) -> None:
-    server, held = populated
-    st = shutil.which("st", path=str(Path(sys.executable).parent))
-    assert st, "schemathesis is a dev dependency: pip install -e '.[dev]'"
-    cmd = [st, "--config-file", str(config_file(held, tmp_path)), "run",
-           f"{server.url}/openapi.json", "--checks", CHECKS,
-           "--max-examples", str(EXAMPLES), "--seed", str(SEED), "--workers", "2",
-           "--phases", "examples,coverage,fuzzing,stateful", "--no-color",
-           "--request-timeout", "30", "--suppress-health-check", "all",
-           "--report", "junit", "--report-dir", str(tmp_path)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600,
-                          env={**os.environ, "NO_COLOR": "1"})
-    assert proc.returncode == 0, proc.stdout[-20000:] + proc.stderr[-3000:]
-
-
 BAD_FRAMES = [
     ("malformed JSON", "{not json", "not a JSON render request"),
     ("a JSON list", "[1, 2, 3]", "a render request is a JSON object"),
@@ -117,6 +101,7 @@ BAD_FRAMES = [
 
 def test_websockets_answer_bad_input_with_an_error_and_stay_up(
         populated: tuple[Server, dict]) -> None:
+    """Before the fuzzing below (which may resume, stop or re-checkpoint the runs)."""
     from websockets.sync.client import connect
 
     server, held = populated
@@ -131,7 +116,8 @@ def test_websockets_answer_bad_input_with_an_error_and_stay_up(
         answer = json.loads(ws.recv(60))
         assert answer["type"] == "error" and "binary" in answer["message"]
         ws.send(json.dumps({"id": 5, "seed": 1}))
-        assert json.loads(ws.recv(120))["type"] == "image"  # the socket still serves
+        answer = json.loads(ws.recv(120))
+        assert answer["type"] == "image", answer  # the socket still serves
     for path in (f"/ws/runs/{image}", "/ws/runs"):
         with connect(f"{server.ws_url}{path}", open_timeout=10, max_size=1 << 24) as ws:
             first = json.loads(ws.recv(30))  # the history, or the list of runs
@@ -142,3 +128,19 @@ def test_websockets_answer_bad_input_with_an_error_and_stay_up(
                 assert answer["type"] == "error" and "takes no messages" in answer["message"]
     with httpx.Client(base_url=server.url, timeout=30) as api:
         assert api.get("/api/health").status_code == 200
+
+
+def test_the_api_keeps_its_openapi_contract(populated: tuple[Server, dict],
+                                            tmp_path: Path) -> None:
+    server, held = populated
+    st = shutil.which("st", path=str(Path(sys.executable).parent))
+    assert st, "schemathesis is a dev dependency: pip install -e '.[dev]'"
+    cmd = [st, "--config-file", str(config_file(held, tmp_path)), "run",
+           f"{server.url}/openapi.json", "--checks", CHECKS,
+           "--max-examples", str(EXAMPLES), "--seed", str(SEED), "--workers", "2",
+           "--phases", "examples,coverage,fuzzing,stateful", "--no-color",
+           "--request-timeout", "30", "--suppress-health-check", "all",
+           "--report", "junit", "--report-dir", str(tmp_path)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "NO_COLOR": "1"})
+    assert proc.returncode == 0, proc.stdout[-20000:] + proc.stderr[-3000:]
