@@ -13,6 +13,15 @@ count. It is a report, not a test: it exits 0 whatever the ratio, 1 on an error.
 
     python benchmarks/bench_trainer.py            # about 3-5 minutes on 2 CPU cores
     python benchmarks/bench_trainer.py --quick    # a smoke check, under a minute
+    python benchmarks/bench_trainer.py --speed    # the speed options' table (below)
+
+``--speed``: images/s of the reference loop and of the Trainer with each speed option
+(``train.amp`` bf16, and fp16 on CUDA; ``channels_last``; ``fused_optimizer``; ``compile``;
+all of them), the preset's G and D at 32 and 64 px, without EMA (the reference has none). The
+sides take turns within each round (the order reversed every round); a round is
+``--speed-steps`` steps per side; the figure is the median over ``--rounds`` rounds after a
+warm-up round (which also pays torch.compile's compile time, printed apart). On the CPU, and on
+CUDA when ``--device`` gets a GPU: the header names the device.
 """
 
 from __future__ import annotations
@@ -23,6 +32,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -164,6 +174,67 @@ def describe(args: argparse.Namespace, device: torch.device, config: RunConfig) 
               "more often than in a real run: this can only slow the trainer down")
 
 
+SPEED_OPTIONS: dict[str, dict[str, object]] = {
+    "trainer": {},
+    "bf16": {"amp": "bf16"},
+    "fp16": {"amp": "fp16"},  # CUDA only
+    "channels_last": {"channels_last": True},
+    "fused": {"fused_optimizer": True},
+    "compile": {"compile": True},
+}
+
+
+def speed_table(args: argparse.Namespace, device: torch.device) -> None:
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
+    print(f"speed options: preset {PRESET} without EMA, {device} ({name}), "
+          f"{torch.get_num_threads()} threads, torch {torch.__version__}; {args.rounds} rounds "
+          f"of {args.speed_steps} steps per side after a warm-up round; images/s (median, "
+          f"min-max) and the ratio to the reference")
+    options = {k: v for k, v in SPEED_OPTIONS.items() if k != "fp16" or device.type == "cuda"}
+    amp = "fp16" if device.type == "cuda" else "bf16"
+    options["all"] = {"amp": amp, "channels_last": True, "fused_optimizer": True,
+                      "compile": True}
+    for size in (32, 64):
+        base = benchmark_config(args.speed_steps, args.device, args.threads, ema=False)
+        base = base.model_copy(update={"data": base.data.model_copy(
+            update={"image_size": size})})
+        batch = base.train.batch_size
+        reference = ReferenceLoop(base, device)
+        trainers = {}
+        with tempfile.TemporaryDirectory(prefix="bench_speed_") as tmp:
+            for label, update in options.items():
+                config = RunConfig.model_validate({
+                    **base.model_dump(mode="json"),
+                    "train": {**base.train.model_dump(mode="json"), **update}})
+                trainers[label] = Trainer(config, out_dir=Path(tmp) / label)
+            rates: dict[str, list[float]] = {"reference": [], **{k: [] for k in trainers}}
+            compile_s: dict[str, float] = {}
+            for r in range(args.rounds + 1):
+                order = ["reference", *trainers]
+                for label in order[:: 1 if r % 2 else -1]:
+                    if label == "reference":
+                        t = seconds(partial(reference.run, args.speed_steps), device)
+                    else:
+                        trainer = trainers[label]
+                        schedule = trainer.config.train.model_copy(
+                            update={"steps": trainer.step + args.speed_steps})
+                        trainer.config = trainer.config.model_copy(update={"train": schedule})
+                        t = seconds(trainer.fit, device)
+                        if trainer.compile_s is not None and label not in compile_s:
+                            compile_s[label] = trainer.compile_s
+                    if r > 0:
+                        rates[label].append(batch * args.speed_steps / t)
+        ref = statistics.median(rates["reference"])
+        print(f"\n{size} px, batch {batch}:")
+        print(f"  {'side':<14}{'images/s':>10}{'(min-max)':>18}{'x reference':>13}")
+        for label, values in rates.items():
+            med = statistics.median(values)
+            note = (f"   compile {compile_s[label]:.1f} s in the warm-up round"
+                    if label in compile_s else "")
+            print(f"  {label:<14}{med:>10.1f}{f'({min(values):.1f}-{max(values):.1f})':>18}"
+                  f"{med / ref:>13.3f}{note}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=250, help="steps per trainer and round")
@@ -171,6 +242,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     parser.add_argument("--quick", action="store_true", help="3 rounds of 20 steps: a smoke check")
+    parser.add_argument("--speed", action="store_true",
+                        help="the speed options' table instead of the reporting-cost ratio")
+    parser.add_argument("--speed-steps", type=int, default=10,
+                        help="steps per side and round of --speed (default 10)")
     args = parser.parse_args(argv)
     if args.quick:
         args.steps, args.rounds = 20, 3
@@ -179,6 +254,11 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
+    if args.speed:
+        if args.quick:
+            args.speed_steps, args.rounds = 3, 1
+        speed_table(args, device)
+        return 0
     configs = {
         "trainer": benchmark_config(args.steps, args.device, args.threads, ema=False),
         "trainer+EMA": benchmark_config(args.steps, args.device, args.threads, ema=True),
