@@ -23,21 +23,15 @@ __all__ = ["Precision", "check_speed_options", "maybe_compile"]
 DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 
-def check_speed_options(amp: str, channels_last: bool, compile_: bool, device: torch.device,
-                        image_model: bool) -> None:
-    """Refuse what this hardware cannot do, saying what to use instead (a ValueError naming the
-    field)."""
+def check_speed_options(amp: str, device: torch.device) -> None:
+    """Refuse what this run's device cannot do, saying what to use instead (a ValueError naming
+    the field). What the config alone rules out (channels-last on 2D data) RunConfig refuses."""
     if amp == "fp16" and device.type != "cuda":
         raise ValueError(f"train.amp: fp16 needs a CUDA GPU (this run trains on {device.type});"
                          " use bf16 on the CPU, or off")
     if amp == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
         raise ValueError("train.amp: this GPU has no bf16; use fp16 (with its gradient scaler) "
                          "or off")
-    if channels_last and not image_model:
-        raise ValueError("train.channels_last: the NHWC layout is for image models (DCGAN); a 2D"
-                         " run has no channels, leave it false")
-    if compile_ and not hasattr(torch, "compile"):
-        raise ValueError("train.compile: this torch has no torch.compile; set it to false")
 
 
 class Precision:

@@ -181,8 +181,7 @@ class Trainer:
         torch.manual_seed(config.seed)  # weight init is the only user of the global RNG
         num_classes = info.num_classes if self.conditional else None
         G, D = build_models(config.model, shape=info.shape, num_classes=num_classes)
-        check_speed_options(sched.amp, sched.channels_last, sched.compile, self.device,
-                            image_model=not config.is_toy)
+        check_speed_options(sched.amp, self.device)
         self.memory_format = torch.channels_last if sched.channels_last else None
         if self.memory_format is not None:
             G, D = G.to(memory_format=self.memory_format), D.to(memory_format=self.memory_format)

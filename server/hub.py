@@ -33,6 +33,7 @@ from typing import Any
 
 from sqlalchemy import delete, select, update
 
+from server.batches import take_batch
 from server.db import Database
 from server.models import TERMINAL, CheckpointRow, MetricPoint, Run, RunEvent, SampleRow
 
@@ -333,20 +334,9 @@ class Hub:
     def _write_loop(self) -> None:
         stopping = False
         while not stopping:
-            item = self._writes.get()
-            if item is None:
-                break
-            batch = [item]
-            while len(batch) < WRITE_BATCH:
-                try:
-                    item = self._writes.get_nowait()
-                except queue.Empty:
-                    break
-                if item is None:
-                    stopping = True
-                    break
-                batch.append(item)
-            self._write_batch(batch)
+            batch, stopping = take_batch(self._writes, WRITE_BATCH)
+            if batch:
+                self._write_batch(batch)
 
     def _write_batch(self, batch: list[tuple[str, dict[str, Any], int | None]]) -> None:
         batch = [item for item in batch if item[0] not in self.deleted]

@@ -30,6 +30,7 @@ from typing import Any
 
 from sqlalchemy import func, insert, select, update
 
+from server.batches import take_batch
 from server.db import Database
 from server.errors import Conflict, NotFound
 from server.models import Judgment, Study, StudySession, StudyTrial, utcnow
@@ -77,75 +78,39 @@ class JudgmentWriter:
         self.db = db
         self._queue: queue.SimpleQueue[_Item | None] = queue.SimpleQueue()
         self._sessions: dict[tuple[str, str], _Session] = {}
+        self.batches = 0  # commits made (a test reads judgments per commit from it)
         self._thread = threading.Thread(target=self._run, name="judgment-writer", daemon=True)
-        self._started = False
-        self._lock = threading.Lock()
-        self.batches = 0  # commits made (a benchmark reads judgments per commit from it)
+        self._thread.start()
 
     # -- the caller's side --------------------------------------------------------------------
 
     async def submit(self, study_id: str, token: str, position: int, response: int,
                      exposures_ms: list[float], response_ms: float) -> dict[str, Any]:
-        self._start()
         item = _Item(study_id, token, position, response, list(exposures_ms), response_ms)
         self._queue.put(item)
         return await asyncio.wrap_future(item.future)
 
-    def _start(self) -> None:
-        with self._lock:
-            if not self._started:
-                self._started = True
-                self._thread.start()
-
     def stop(self, timeout: float = 30) -> None:
         """Answer what is queued, then end the thread."""
-        if self._started:
-            self._queue.put(None)
-            self._thread.join(timeout)
-
-    def forget_study(self, study_id: str) -> None:
-        """A deleted study: its sessions are read again if anything still names them."""
-        self._queue.put(_Item(study_id, "", -1, 0, [], 0.0))  # handled in order, see _run
+        self._queue.put(None)
+        self._thread.join(timeout)
 
     # -- the writer thread ---------------------------------------------------------------------
 
     def _run(self) -> None:
-        while True:
-            first = self._queue.get()
-            if first is None:
-                return
-            batch = [first]
-            stop = False
-            while len(batch) < MAX_BATCH:
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if item is None:
-                    stop = True
-                    break
-                batch.append(item)
-            self._write(batch)
-            if stop:
-                return
+        stop = False
+        while not stop:
+            batch, stop = take_batch(self._queue, MAX_BATCH)
+            if batch:
+                self._write(batch)
 
     def _write(self, batch: list[_Item]) -> None:
-        real = []
-        for item in batch:
-            if item.position < 0:  # forget_study
-                for key in [k for k, s in self._sessions.items() if s.study_id == item.study_id]:
-                    del self._sessions[key]
-                item.future.set_result(None)
-            else:
-                real.append(item)
-        if not real:
-            return
         try:
-            answers = self._commit(real)
+            answers = self._commit(batch)
         except Exception:
-            log.exception("a batch of %d judgments failed; writing them one by one", len(real))
+            log.exception("a batch of %d judgments failed; writing them one by one", len(batch))
             self._sessions.clear()
-            for item in real:
+            for item in batch:
                 try:
                     answers = self._commit([item])
                 except Exception as exc:
@@ -153,7 +118,7 @@ class JudgmentWriter:
                     answers = [exc]
                 self._answer(item, answers[0])
             return
-        for item, answer in zip(real, answers, strict=True):
+        for item, answer in zip(batch, answers, strict=True):
             self._answer(item, answer)
 
     @staticmethod

@@ -168,7 +168,6 @@ def open_study(study_id: StudyId, state: StateDep) -> dict[str, Any]:
                status_code=status.HTTP_204_NO_CONTENT)
 def delete_study(study_id: StudyId, state: StateDep) -> Response:
     """Delete a study, its judgments and its images."""
-    state.judgments.forget_study(study_id)
     store(state).delete(study_id)
     shutil.rmtree(state.settings.data_dir / "studies" / study_id, ignore_errors=True)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
