@@ -26,7 +26,7 @@ from server.deps import AppState, require_admin
 from server.errors import Conflict, Invalid, NotFound, allowed_methods, document_errors
 from server.hub import Hub
 from server.inference import ImageService, ImageServiceError
-from server.jobs.base import JobBackend
+from server.jobs.base import JobBackend, Publish
 from server.jobs.manager import JobManager, default_gpus
 from server.judgments import JudgmentWriter
 from server.routes import (
@@ -53,10 +53,14 @@ log = logging.getLogger(__name__)
 
 def create_app(settings: Settings | None = None,
                *, worker_target: Callable[..., None] | None = None,
-               remote_target: str | None = None) -> FastAPI:
+               remote_target: str | None = None,
+               job_backend: Callable[[Publish], JobBackend] | None = None,
+               image_service: Callable[[], ImageService] | None = None) -> FastAPI:
     """The app for ``settings``; ``worker_target`` replaces the local worker's entry point and
     ``remote_target`` ("module:function") the Ray actor's training body (tests and benchmarks
-    that drive the real pipeline with synthetic workers)."""
+    that drive the real pipeline with synthetic workers). ``job_backend`` (given the hub's
+    publish callback) and ``image_service`` replace the backend the settings choose and the
+    image process: in-process tests use stand-ins that start no process."""
     settings = settings or Settings()
 
     @asynccontextmanager
@@ -68,9 +72,11 @@ def create_app(settings: Settings | None = None,
         hub.start()
         gpus = default_gpus()
         slots = settings.resolved_max_jobs(gpus)
-        jobs = _job_backend(settings, hub, slots, gpus, worker_target, remote_target)
+        jobs = (job_backend(hub.publish) if job_backend is not None else
+                _job_backend(settings, hub, slots, gpus, worker_target, remote_target))
         service = RunService(settings, db, hub, jobs)
-        images = ImageService(threads=settings.resolved_cpu_threads(slots))
+        images = (image_service() if image_service is not None else
+                  ImageService(threads=settings.resolved_cpu_threads(slots)))
         sweeps_service = SweepService(settings, db, hub, service)
         judgments = JudgmentWriter(db)
         app.state.ganscope = AppState(settings, db, hub, jobs, service, SeriesCache(), images,
