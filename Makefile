@@ -1,15 +1,16 @@
 # Two commands on a fresh machine: `make run` (the main job) and `make test` (the whole suite).
-# Both create the virtualenv on first use, pinned by constraints.txt.
+# Both create the virtualenv on first use, pinned by constraints.txt: gan_core, the server
+# (the `server` extra) and the test tools (`dev`). `make test-fast`: unit and in-process tests.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint bench clean
+.PHONY: run test test-fast lint bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[server,dev]'
 	touch $(STAMP)
 
 run: $(STAMP)
@@ -20,6 +21,10 @@ lint: $(STAMP)
 
 test: lint
 	$(BIN)/python -m pytest
+
+# no server process, worker process, cluster or browser: about 2 minutes on 2 idle cores
+test-fast: lint
+	$(BIN)/python -m pytest -m "not integration and not browser and not slow"
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_trainer.py

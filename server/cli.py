@@ -2,6 +2,9 @@
 
 Exit codes as in gan_core.cli: 0 success, 2 bad settings, arguments or input (the message
 says what to change); ``db copy`` exits 1 when the row counts of source and target differ.
+
+gan_core's commands (train, presets, schema) need only the core install; the server's need
+the ``server`` extra, and without it they exit 2 saying ``pip install 'ganscope[server]'``.
 """
 
 from __future__ import annotations
@@ -15,6 +18,10 @@ from pathlib import Path
 from gan_core import cli as core_cli
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+# what `pip install 'ganscope[server]'` adds to the core install (import names)
+SERVER_PACKAGES = frozenset({"fastapi", "starlette", "uvicorn", "websockets", "sqlalchemy",
+                             "alembic", "pydantic_settings", "jinja2", "plotly"})
 
 # uvicorn options of `ganscope serve` (benchmarks run the server with the same ones)
 UVICORN_OPTIONS = {
@@ -114,19 +121,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     copy.add_argument("--data-dir", help="the server's data directory")
 
     args = parser.parse_args(argv)
-    if args.command == "db":
-        return _db(args)
-    if args.command == "sweep":
-        from server.sweep_cli import run_sweep_command
+    command = {"db": _db, "sweep": _sweep, "eval": _eval, "serve": _serve,
+               "import": _import}.get(args.command)
+    if command is None:
+        return core_cli.dispatch(args)
+    try:
+        return command(args)
+    except ModuleNotFoundError as exc:
+        missing = (exc.name or "").split(".")[0]
+        if missing not in SERVER_PACKAGES:
+            raise
+        print(f"ganscope: error: `ganscope {args.command}` needs the server's packages "
+              f"({missing} is not installed): pip install 'ganscope[server]'", file=sys.stderr)
+        return EXIT_USAGE
 
-        return run_sweep_command(args)
-    if args.command == "eval":
-        return _eval(args)
-    if args.command == "serve":
-        return _serve(args)
-    if args.command == "import":
-        return _import(args)
-    return core_cli.dispatch(args)
+
+def _sweep(args: argparse.Namespace) -> int:
+    from server.sweep_cli import run_sweep_command
+
+    return run_sweep_command(args)
 
 
 def _settings(args: argparse.Namespace, **fields: object):

@@ -42,6 +42,21 @@ IMAGE_RUN: dict[str, Any] = {"preset": "digits-dcgan", "overrides": {
     "train.sample_every": 4, "train.checkpoint_every": 4, "train.num_threads": 1}}
 
 
+# Every module here is an integration test (it starts `ganscope serve`, spawned workers or a Ray
+# cluster) except the in-process tier (test_inprocess_*) and these, which test one piece alone.
+PIECES = {"test_db", "test_db_copy", "test_hub", "test_judgments", "test_ray_channel",
+          "test_series", "test_settings"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    here = Path(__file__).parent
+    for item in items:
+        module = item.path
+        if (module.parent == here and module.stem not in PIECES
+                and not module.stem.startswith("test_inprocess_")):
+            item.add_marker(pytest.mark.integration)
+
+
 def tiny(**overrides: Any) -> dict[str, Any]:
     return {"preset": TINY["preset"], "overrides": {**TINY["overrides"], **overrides}}
 
