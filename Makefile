@@ -22,7 +22,7 @@ lint: $(STAMP)
 test: lint
 	$(BIN)/python -m pytest
 
-# no server process, worker process, cluster or browser: about 2 minutes on 2 idle cores
+# no server process, worker process, cluster or browser, nothing slow: under 2 minutes here
 test-fast: lint
 	$(BIN)/python -m pytest -m "not integration and not browser and not slow"
 
