@@ -190,6 +190,8 @@ class InProcessApp:
     def train(self, run_id: str) -> None:
         """Train the queued run to its end in this process (the worker's body, its files in
         the run folder as a worker writes them); its events reach the hub afterwards."""
+        import torch
+
         from gan_core.sinks import RunDirSink
 
         spec = self.jobs.begin(run_id)
@@ -200,9 +202,11 @@ class InProcessApp:
 
             resume_step = load_checkpoint(spec.resume_from).step
         sink = RunDirSink(spec.run_dir, resume_step=resume_step)
+        threads = torch.get_num_threads()  # train_run sets the worker's budget
         try:
             train_run(spec, Path(spec.run_dir), [sink, events.append], controls=None)
         finally:
+            torch.set_num_threads(threads)
             sink.close()
             self.jobs.end(run_id)
         self.emit(run_id, *events)
