@@ -7,9 +7,16 @@ separate process, the REST readers (httpx) in this one. Three figures:
 (1) Latency from a worker's emit to a client's receipt, with ``--clients`` WebSocket clients
     watching one run whose worker is synthetic (``synthetic_worker``, passed as
     ``create_app(worker_target=...)``): it emits ``--rate`` Metrics events a second on a fixed
-    schedule for ``--seconds``, each carrying its ``time.time()`` as ``emit_time``.
+    schedule for ``--seconds``, each carrying its ``time.time()`` as ``emit_time``. Also the
+    messages each client got, and where the time goes: the stages an event passes through in
+    the server (the hub's methods, timed in the server's process) and the client's socket.
 (2) Training throughput of a real toy run (``ring8-gan``, metrics every step) with the clients
-    watching / with none, in alternating order over rounds, from the run's own timestamps.
+    watching / with none, in alternating order over rounds: the worker's own ``step_time``
+    and steps/s from the run's own timestamps. The worker has a CPU to itself, the server, the
+    clients and this process the others (``--worker-cpus``, ``--server-cpus``; ``--no-pin``:
+    all share every CPU), so that the figure is what serving costs training, not what two
+    programs on one core cost each other; how long the worker waited for its CPU shows what
+    other work on the machine took from it.
 (3) ``--readers`` concurrent REST readers of runs and metrics while a run trains.
 
 It is a report, not a test: it exits 0 whatever the figures, 1 on an error.
@@ -36,10 +43,13 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
 from datetime import datetime
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
+
+from cpus import available, parse_cpus, pin
 
 # Only the standard library at the top: the spawned synthetic worker re-imports this module.
 
@@ -48,8 +58,14 @@ PRESET = "ring8-gan"
 TERMINAL = {"stopped", "completed", "diverged", "failed", "interrupted"}
 # httpx's errors when the server closes a kept-alive connection under a request
 CLOSED_UNDER_REQUEST = ("RemoteProtocolError: Server disconnected", "ReadError")
-TARGET_P50_MS, TARGET_P99_MS, TARGET_RATIO = 20.0, 100.0, 0.97
+TARGET_P50_MS, TARGET_P99_MS, TARGET_RATIO = 5.0, 20.0, 0.97
 LIVE_FLOAT = 0.123456789  # a typical metric value, so a synthetic frame is as long as a real one
+# (1)'s stages, in order, and what each one adds (the clients' receipt comes last)
+STAGES = {"pump": "the server's pump has it (worker's sender thread, pipe, pump thread)",
+          "loop": "the event loop numbers it (call_soon_threadsafe)",
+          "commit": "its row is committed (the writer thread), it is queued to each client",
+          "send": "a client's sender takes it (the coalescing window, the event loop)"}
+STAGES_FILE = "stages.json"
 SYNTHETIC_KEYS = ("loss_d", "loss_g", "d_real", "d_fake", "grad_norm_d", "grad_norm_g",
                   "step_time", "images_per_s")
 
@@ -112,7 +128,8 @@ def synthetic_worker(spec: Any, channel: Any, controls: Any, *,
 
 # -- role: the server subprocess ---------------------------------------------------------------
 
-def serve(data_dir: Path, port_file: Path, rate: float | None, seconds: float) -> int:
+def serve(data_dir: Path, port_file: Path, rate: float | None, seconds: float,
+          cpu_threads: int | None) -> int:
     """uvicorn on a free loopback port (written to ``port_file``), as ``ganscope serve`` runs it."""
     import logging
     import socket
@@ -126,7 +143,8 @@ def serve(data_dir: Path, port_file: Path, rate: float | None, seconds: float) -
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     target = (functools.partial(synthetic_worker, rate=rate, seconds=seconds)
               if rate else None)
-    app = create_app(Settings(data_dir=data_dir), worker_target=target)
+    stages = instrument_hub() if rate else None
+    app = create_app(Settings(data_dir=data_dir, cpu_threads=cpu_threads), worker_target=target)
     # bound here and handed to uvicorn: no race for the port. IPPROTO_TCP, not socket()'s
     # default 0: asyncio sets TCP_NODELAY only on sockets that say they are TCP, and without
     # it Nagle's algorithm and delayed ACKs add 40 ms to each keep-alive response
@@ -140,8 +158,71 @@ def serve(data_dir: Path, port_file: Path, rate: float | None, seconds: float) -
 
     config = uvicorn.Config(app, log_level="warning", access_log=False,
                             timeout_graceful_shutdown=10, **UVICORN_OPTIONS)
+    if stages is not None:
+        # uvicorn re-raises the SIGTERM it stopped on once it has shut down, with the handler
+        # it found: a handler that does nothing lets the stages below be written
+        signal.signal(signal.SIGTERM, lambda signum, frame: None)
     uvicorn.Server(config).run(sockets=[sock])
+    if stages is not None:
+        tmp = data_dir / "stages.tmp"
+        tmp.write_text(json.dumps(stages))
+        os.replace(tmp, data_dir / STAGES_FILE)
     return 0
+
+
+def instrument_hub() -> dict[str, list[float]]:
+    """Where (1)'s latency goes: for each metrics event, ms from its emit to each stage the
+    server passes it through, filled in as the hub's methods run (wrapped here, in the
+    benchmark's server process only). Each client's sender "takes" a frame once: ``send``
+    holds one entry per frame and client."""
+    from server.hub import Hub, Subscriber
+
+    stages: dict[str, list[float]] = {name: [] for name in STAGES}
+    emitted: dict[int, float] = {}  # seq -> the worker's emit time
+    committed_through = [0]
+    publish, dispatch_message = Hub.publish, Hub.dispatch_message
+    flushed, take = Hub._flushed, Subscriber.take
+
+    def since(emit: float, now: float) -> float:
+        return (now - emit) * 1e3
+
+    def timed_publish(self: Any, run_id: str, events: list[Any], cursor: Any = None) -> None:
+        now = time.time()
+        for event in events:
+            emit = getattr(event, "values", {}).get("emit_time")
+            if emit is not None:
+                stages["pump"].append(since(emit, now))
+        publish(self, run_id, events, cursor)
+
+    def timed_dispatch(self: Any, run_id: str, message: dict[str, Any],
+                       cursor: Any = None) -> int:
+        now = time.time()
+        seq = dispatch_message(self, run_id, message, cursor)
+        emit = message.get("values", {}).get("emit_time")
+        if emit is not None and seq:
+            emitted[seq] = emit
+            stages["loop"].append(since(emit, now))
+        return seq
+
+    def timed_flushed(self: Any, done: dict[str, int], cursors: Any = None) -> None:
+        now = time.time()
+        for seq in range(committed_through[0] + 1, max(done.values(), default=0) + 1):
+            if seq in emitted:
+                stages["commit"].append(since(emitted[seq], now))
+        committed_through[0] = max(committed_through[0], *done.values(), 0)
+        flushed(self, done, cursors)
+
+    def timed_take(self: Any) -> list[Any]:
+        frames = take(self)
+        now = time.time()
+        for frame in frames:
+            if frame.seq in emitted and frame.type == "metrics":
+                stages["send"].append(since(emitted[frame.seq], now))
+        return frames
+
+    Hub.publish, Hub.dispatch_message = timed_publish, timed_dispatch
+    Hub._flushed, Subscriber.take = timed_flushed, timed_take
+    return stages
 
 
 # -- role: the WebSocket clients' subprocess ---------------------------------------------------
@@ -159,12 +240,14 @@ async def watch_one(url: str, ready: asyncio.Queue, deadline: float,
     """One client: the history, then every live frame until the run ends or the deadline."""
     from websockets.asyncio.client import connect
 
-    out: dict[str, Any] = {"metrics": 0, "messages": 0, "latency_ms": [], "gap_frames": 0,
+    out: dict[str, Any] = {"metrics": 0, "messages": 0, "latency_ms": [], "socket_ms": [],
+                           "gap_frames": 0,
                            "dropped": 0,
                            "views": 0, "statuses": [], "error": None, "extra": None}
     said_ready = False
     try:
         async with connect(url, max_size=None, open_timeout=60, proxy=None,
+                           create_connection=stamped_connection(),
                            compression="deflate" if deflate else None) as ws:
             history = json.loads(await ws.recv(decode=False))
             if history.get("type") != "history":
@@ -178,7 +261,7 @@ async def watch_one(url: str, ready: asyncio.Queue, deadline: float,
                     break
                 async with asyncio.timeout(left):
                     raw = await ws.recv(decode=False)
-                received = time.time()
+                received, arrived = time.time(), ws.arrived
                 out["messages"] += 1
                 if raw.startswith(b"["):  # frames that waited together
                     frames = json.loads(raw)
@@ -187,7 +270,7 @@ async def watch_one(url: str, ready: asyncio.Queue, deadline: float,
                     continue
                 else:
                     frames = [json.loads(raw)]
-                if _count_frames(frames, out, received):
+                if _count_frames(frames, out, received, arrived):
                     break
     except Exception as exc:
         out["error"] = f"{type(exc).__name__}: {exc}"
@@ -196,7 +279,25 @@ async def watch_one(url: str, ready: asyncio.Queue, deadline: float,
     return out
 
 
-def _count_frames(frames: list[dict[str, Any]], out: dict[str, Any], received: float) -> bool:
+@functools.cache
+def stamped_connection() -> type:
+    """A client connection that notes when its socket last delivered bytes (``arrived``): the
+    bytes of a message that ``recv()`` returns arrived then or before, however long the
+    clients' one event loop took to get to it behind the other clients."""
+    from websockets.asyncio.client import ClientConnection
+
+    class StampedConnection(ClientConnection):
+        arrived = 0.0
+
+        def data_received(self, data: bytes) -> None:
+            self.arrived = time.time()
+            super().data_received(data)
+
+    return StampedConnection
+
+
+def _count_frames(frames: list[dict[str, Any]], out: dict[str, Any], received: float,
+                  arrived: float) -> bool:
     """Tally one message's frames into ``out``; True once the run has ended."""
     for msg in frames:
         kind = msg["type"]
@@ -210,6 +311,7 @@ def _count_frames(frames: list[dict[str, Any]], out: dict[str, Any], received: f
             emitted = msg["values"].get("emit_time")
             if emitted is not None:
                 out["latency_ms"].append((received - emitted) * 1e3)
+                out["socket_ms"].append((arrived - emitted) * 1e3)
         elif kind == "status":
             out["statuses"].append(msg["status"])
             if msg["status"] in TERMINAL:
@@ -348,13 +450,16 @@ class Child:
 class Server:
     """The app on a free port, in a ``Child``; ``rate``: with the synthetic worker."""
 
-    def __init__(self, data_dir: Path, rate: float | None = None, seconds: float = 0.0) -> None:
+    def __init__(self, data_dir: Path, rate: float | None = None, seconds: float = 0.0,
+                 cpu_threads: int | None = None) -> None:
         data_dir.mkdir(parents=True)
         self.port_file = port_file = data_dir / "port"
         args = ["--role", "server", "--data-dir", str(data_dir), "--port-file", str(port_file),
                 "--seconds", str(seconds)]
         if rate:
             args += ["--synthetic", "--rate", str(rate)]
+        if cpu_threads:
+            args += ["--cpu-threads", str(cpu_threads)]
         self.child = Child("the server", args, data_dir / "server.log")
         try:
             self._start()
@@ -412,6 +517,18 @@ class Server:
                                    f"after {timeout:.0f} s")
             time.sleep(poll)
 
+    def worker_pid(self, run_id: str, timeout: float = 60.0) -> int:
+        """The process id of the worker that trains ``run_id``, once it has one."""
+        deadline = time.monotonic() + timeout
+        while True:
+            workers = self.http.get("/api/health").json()["jobs"]["workers"]
+            pid = next((w["pid"] for w in workers if w["run_id"] == run_id), None)
+            if pid is not None:
+                return pid
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"run {run_id} has no worker after {timeout:.0f} s")
+            time.sleep(0.02)
+
     def control(self, run_id: str, action: str) -> None:
         r = self.http.post(f"/api/runs/{run_id}/control", json={"action": action})
         if r.status_code != 202:
@@ -421,6 +538,37 @@ class Server:
         if hasattr(self, "http"):
             self.http.close()
         self.child.stop()
+
+
+class Scheduling(threading.Thread):
+    """A process's time on a CPU and waiting for one (its threads together, Linux schedstat),
+    read every ``interval`` seconds while it lives: waiting means other work held its CPU."""
+
+    def __init__(self, pid: int, interval: float = 0.1) -> None:
+        super().__init__(name=f"schedstat-{pid}", daemon=True)
+        self.pid, self.interval = pid, interval
+        self.ran = self.waited = 0.0
+        self.done = threading.Event()
+        self.start()
+
+    def run(self) -> None:
+        while not self.done.is_set():
+            try:
+                ran = waited = 0
+                for tid in os.listdir(f"/proc/{self.pid}/task"):
+                    with contextlib.suppress(FileNotFoundError):  # a thread that just ended
+                        on_cpu, on_queue = Path(f"/proc/{self.pid}/task/{tid}/schedstat"
+                                                ).read_text().split()[:2]
+                        ran, waited = ran + int(on_cpu), waited + int(on_queue)
+            except (FileNotFoundError, ProcessLookupError, ValueError):
+                return  # it has exited: the last reading stands
+            self.ran, self.waited = ran / 1e9, waited / 1e9
+            self.done.wait(self.interval)
+
+    def stop(self) -> dict[str, float]:
+        self.done.set()
+        self.join()
+        return {"ran": self.ran, "waited": self.waited}
 
 
 class CpuShare:
@@ -483,7 +631,9 @@ def bench_latency(args: argparse.Namespace, tmp: Path, clients: Child,
         run = server.wait(run_id, TERMINAL, 30, poll=0.2)
     finally:
         server.stop()  # it stays in ``children``: its log is printed on an error
-    return {"clients": result, "run": run, "cpu": used}
+    stages_file = tmp / "synthetic" / STAGES_FILE  # written as the server exits
+    stages = json.loads(stages_file.read_text()) if stages_file.exists() else None
+    return {"clients": result, "run": run, "cpu": used, "stages": stages}
 
 
 def report_latency(args: argparse.Namespace, out: dict[str, Any]) -> None:
@@ -514,10 +664,31 @@ def report_latency(args: argparse.Namespace, out: dict[str, Any]) -> None:
           f"{sent:>14}")
     print(f"  {'gap frames (frames they dropped)':<34}{f'{gaps} ({dropped})':>14}{'0':>14}")
     print(f"  {'lost without a gap notice':<34}{lost:>14}{'0':>14}")
+    messages = [c["messages"] for c in results]
+    print(f"  {'messages per client: min/med/max':<34}"
+          f"{f'{min(messages)} / {statistics.median(messages):g} / {max(messages)}':>14}"
+          f"{'':>14}  ({statistics.median(messages) / args.seconds:.0f}/s, "
+          f"{sum(received) / max(1, sum(messages)):.2f} frames per message)")
     if errors:
         print(f"  {len(errors)} client(s) failed: {errors[0]}")
     print(f"  CPU meanwhile, in % of one core: the server's process {share(out['cpu']['server'])}, "
           f"the clients' process {share(out['cpu']['clients'])}")
+    if out["stages"]:
+        report_stages(out["stages"], [ms for c in results for ms in c["socket_ms"]], latencies)
+
+
+def report_stages(stages: dict[str, list[float]], socket: list[float],
+                  received: list[float]) -> None:
+    """Where the time goes: ms from the worker's emit to each stage, p50 / p99."""
+    print(f"  {'where the time goes, ms from emit':<34}{'p50':>7}{'p99':>7}   until")
+    rows = [(stages[name], what) for name, what in STAGES.items()]
+    rows.append((socket, "the client's socket has it (the WebSocket send, the network)"))
+    rows.append((received, "the client's code has it (the clients' one event loop, behind the "
+                           "other clients)"))
+    for times, what in rows:
+        ordered = sorted(times)
+        print(f"  {'':<34}{percentile(ordered, 50):>7.1f}{percentile(ordered, 99):>7.1f}   "
+              f"{what}")
 
 
 # -- (2) throughput watched / alone ------------------------------------------------------------
@@ -534,6 +705,10 @@ def bench_throughput(args: argparse.Namespace, server: Server,
         for side in order:
             cpu = CpuShare(server=server.child.proc.pid, clients=clients.proc.pid)
             run_id = server.create(f"bench-{side}-{r}", overrides)
+            worker = server.worker_pid(run_id)
+            if args.worker_cpus:  # it inherited the server's CPUs: its own core, before it trains
+                pin(worker, args.worker_cpus)
+            scheduling = Scheduling(worker)
             watchers = None
             if side == "watched":
                 clients.send({"url": f"{server.ws_url}/ws/runs/{run_id}",
@@ -542,6 +717,7 @@ def bench_throughput(args: argparse.Namespace, server: Server,
                 clients.receive("ready", 120)
             run = server.wait(run_id, {"completed"}, timeout)  # the same polling on both sides
             used = cpu.read()
+            sched = scheduling.stop()
             if side == "watched":
                 watchers = clients.receive("result", 120)["clients"]
             step_time = server.http.get(f"/api/runs/{run_id}/metrics",
@@ -549,7 +725,7 @@ def bench_throughput(args: argparse.Namespace, server: Server,
             times = step_time["series"]["step_time"]["value"]
             sides[side] = {"run": run, "wall": run["step"] / elapsed(run),
                            "compute": 1.0 / statistics.fmean(times), "rows": step_time["rows"],
-                           "clients": watchers, "cpu": used}
+                           "clients": watchers, "cpu": used, "sched": sched}
         rounds.append(sides)
         print_round(r, sides, warmup=args.warmup and r == 0)
     return rounds
@@ -557,8 +733,9 @@ def bench_throughput(args: argparse.Namespace, server: Server,
 
 def print_round(r: int, sides: dict[str, dict[str, Any]], *, warmup: bool) -> None:
     if r == 0:
-        print(f"\n  {'round':<12}{'alone':>9}{'watched':>9}{'ratio':>7}   "
-              f"{'compute':>9}{'ratio':>7}   what the clients got")
+        print(f"\n  {'round':<12}{'step_time ms: alone':>20}{'watched':>9}{'speed':>7}   "
+              f"{'steps/s: alone':>15}{'watched':>9}{'ratio':>7}   "
+              f"{'worker waited %: alone':>23}{'watched':>9}   what the clients got")
     alone, watched = sides["alone"], sides["watched"]
     results = watched["clients"]
     metrics = [c["metrics"] for c in results]
@@ -571,26 +748,49 @@ def print_round(r: int, sides: dict[str, dict[str, Any]], *, warmup: bool) -> No
            f"{results[0]['views']} views, {gaps} gaps ({dropped} dropped), "
            f"{live}/{len(results)} saw it start" + (f", {errors} failed" if errors else ""))
     label = "0 (warm-up)" if warmup else str(r)
-    print(f"  {label:<12}{alone['wall']:>9.1f}{watched['wall']:>9.1f}"
+    print(f"  {label:<12}{1e3 / alone['compute']:>20.3f}{1e3 / watched['compute']:>9.3f}"
+          f"{watched['compute'] / alone['compute']:>7.3f}   "
+          f"{alone['wall']:>15.1f}{watched['wall']:>9.1f}"
           f"{watched['wall'] / alone['wall']:>7.3f}   "
-          f"{watched['compute'] / alone['compute']:>16.3f}   {got}")
+          f"{waited(alone):>23.1f}{waited(watched):>9.1f}   {got}")
+
+
+def waited(side: dict[str, Any]) -> float:
+    """How much of its life the worker was ready to run but another process held its CPU, %."""
+    sched = side["sched"]
+    return 100 * sched["waited"] / max(1e-9, sched["ran"] + sched["waited"])
 
 
 def report_throughput(args: argparse.Namespace, rounds: list[dict[str, dict[str, Any]]]) -> None:
+    """The figure that answers "does the server slow training": the worker's own step time
+    (``step_time``: its training steps, not its start-up nor its reporting), watched vs alone.
+    Pinned, the server and the clients do not share the worker's CPU, so what is left is what
+    serving costs the worker itself (its sender thread, the pipe)."""
     counted = rounds[1:] if args.warmup else rounds
     wall = [s["watched"]["wall"] / s["alone"]["wall"] for s in counted]
-    compute = [s["watched"]["compute"] / s["alone"]["compute"] for s in counted]
+    speed = [s["watched"]["compute"] / s["alone"]["compute"] for s in counted]
+    alone_ms, watched_ms = (statistics.median(1e3 / s[side]["compute"] for s in counted)
+                            for side in ("alone", "watched"))
+    print(f"\n  {'figure':<48}{'measured':>22}{'target':>10}")
+    ratio = statistics.median(speed)
+    print(f"  {'the worker step_time, ms, alone / watched':<48}"
+          f"{f'{alone_ms:.3f} / {watched_ms:.3f}':>22}")
+    print(f"  {'watched/alone speed (step_time), median (min-max)':<48}"
+          f"{f'{ratio:.3f} ({min(speed):.3f}-{max(speed):.3f})':>22}{f'>= {TARGET_RATIO}':>10}"
+          f"  {'ok' if ratio >= TARGET_RATIO else 'MISSED'}")
     alone = statistics.median(s["alone"]["wall"] for s in counted)
     watched = statistics.median(s["watched"]["wall"] for s in counted)
-    print(f"\n  {'figure':<44}{'measured':>22}{'target':>10}")
-    print(f"  {'steps/s alone, median':<44}{alone:>22.1f}")
-    print(f"  {'steps/s watched, median':<44}{watched:>22.1f}")
-    ratio = statistics.median(wall)
-    print(f"  {'watched/alone steps/s, median (min-max)':<44}"
-          f"{f'{ratio:.3f} ({min(wall):.3f}-{max(wall):.3f})':>22}{f'>= {TARGET_RATIO}':>10}"
-          f"  {'ok' if ratio >= TARGET_RATIO else 'MISSED'}")
-    print(f"  {'the same, compute time only (step_time)':<44}"
-          f"{f'{statistics.median(compute):.3f} ({min(compute):.3f}-{max(compute):.3f})':>22}")
+    print(f"  {'steps/s, alone / watched (start to end)':<48}{f'{alone:.1f} / {watched:.1f}':>22}")
+    print(f"  {'watched/alone steps/s, median (min-max)':<48}"
+          f"{f'{statistics.median(wall):.3f} ({min(wall):.3f}-{max(wall):.3f})':>22}")
+    cpu_ms = [statistics.median(1e3 * s[side]["sched"]["ran"] / s[side]["run"]["step"]
+                                for s in counted) for side in ("alone", "watched")]
+    print(f"  {'the worker CPU time per step, ms, alone / watched':<48}"
+          f"{f'{cpu_ms[0]:.3f} / {cpu_ms[1]:.3f}':>22}  (start-up and reporting included)")
+    waits = [f"{statistics.median(waited(s[side]) for s in counted):.1f}"
+             for side in ("alone", "watched")]
+    print(f"  {'its wait for its CPU, % of its life, alone / watched':<48}"
+          f"{f'{waits[0]} / {waits[1]}':>22}  (other processes on its CPU)")
     cpu = {side: [s[side]["cpu"] for s in counted] for side in ("alone", "watched")}
 
     def median_share(side: str, name: str) -> str:
@@ -600,7 +800,7 @@ def report_throughput(args: argparse.Namespace, rounds: list[dict[str, dict[str,
     print(f"  CPU over each run's life (start-up included), median, in % of one core: the server's "
           f"process {median_share('alone', 'server')} alone, {median_share('watched', 'server')} "
           f"watched; the clients' process {median_share('watched', 'clients')}")
-    if max(wall) - min(wall) > 1 - TARGET_RATIO:
+    if max(speed) - min(speed) > 1 - TARGET_RATIO:
         print("  noisy: the rounds' ratios spread wider than the target's margin; other work was "
               "sharing the machine: run again, or with more --rounds")
 
@@ -751,9 +951,39 @@ def describe(args: argparse.Namespace) -> None:
     warmup = " after a warm-up round" if args.warmup else ""
     print(f"  (2) {PRESET} (train.steps {args.steps}, report_every 1, the preset's 2D views "
           f"every 100 steps): {args.rounds} round(s){warmup}, {args.clients} clients "
-          "watching vs none; steps/s from the run's started_at..finished_at")
+          "watching vs none; the worker's own step_time, and steps/s from the run's "
+          "started_at..finished_at")
+    if args.worker_cpus:
+        print(f"      pinned: the worker on CPU {cpu_list(args.worker_cpus)} "
+              f"({len(args.worker_cpus)} CPU thread(s)); the server, the clients and this "
+              f"process on CPU {cpu_list(args.server_cpus)}")
+    else:
+        print("      not pinned: the worker, the server and the clients share every CPU")
     print(f"  (3) {args.readers} REST readers for {args.seconds:g} s while a {PRESET} run "
           "(report_every 1) trains")
+
+
+def resolve_cpus(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """(2)'s pinning: the worker on its own CPUs, everything else on the others; by default
+    the first CPU for the worker, the rest for the others (none on a machine with one CPU)."""
+    cpus = sorted(available())
+    if not args.pin or not hasattr(os, "sched_setaffinity") or (
+            len(cpus) < 2 and not (args.worker_cpus or args.server_cpus)):
+        args.worker_cpus = args.server_cpus = None
+        return
+    args.worker_cpus = args.worker_cpus or (set(cpus) - args.server_cpus if args.server_cpus
+                                            else {cpus[0]})
+    args.server_cpus = args.server_cpus or set(cpus) - args.worker_cpus
+    if args.worker_cpus & args.server_cpus:
+        parser.error("--worker-cpus and --server-cpus must not share a CPU")
+    if not args.worker_cpus or not args.server_cpus or not (
+            args.worker_cpus | args.server_cpus) <= set(cpus):
+        parser.error(f"--worker-cpus and --server-cpus: each needs at least one of the CPUs "
+                     f"this process may use ({','.join(map(str, cpus))})")
+
+
+def cpu_list(cpus: set[int]) -> str:
+    return ",".join(map(str, sorted(cpus)))
 
 
 def load() -> str:
@@ -775,6 +1005,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=5, help="counted rounds (2)")
     parser.add_argument("--no-deflate", dest="deflate", action="store_false",
                         help="clients without permessage-deflate (browsers offer it)")
+    parser.add_argument("--worker-cpus", type=parse_cpus, metavar="LIST",
+                        help="(2) the training worker's CPUs, e.g. 0 (default: the first)")
+    parser.add_argument("--server-cpus", type=parse_cpus, metavar="LIST",
+                        help="(2) the server's, the clients' and this process's CPUs, e.g. 1 "
+                        "(default: the others)")
+    parser.add_argument("--no-pin", dest="pin", action="store_false",
+                        help="(2) every process on every CPU: what the clients cost training "
+                        "when they share its cores")
     parser.add_argument("--parts", default="123",
                         help="which figures to measure, e.g. 2 or 13 (default: all three)")
     parser.add_argument("--quick", action="store_true",
@@ -783,12 +1021,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--port-file", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--synthetic", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--cpu-threads", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.role is not None:
         exit_with_parent()
         if args.role == "server":
             return serve(args.data_dir, args.port_file,
-                         args.rate if args.synthetic else None, args.seconds)
+                         args.rate if args.synthetic else None, args.seconds, args.cpu_threads)
         return clients_role()
     args.warmup = not args.quick
     if args.quick:
@@ -796,6 +1035,7 @@ def main(argv: list[str] | None = None) -> int:
     if min(args.clients, args.readers, args.steps, args.rounds) < 1 or min(
             args.rate, args.seconds) <= 0:
         parser.error("every option must be positive")
+    resolve_cpus(parser, args)
 
     describe(args)
     previous = signal.signal(signal.SIGTERM, _interrupt)
@@ -819,13 +1059,16 @@ def run_all(args: argparse.Namespace, tmp: Path) -> int:
         if "1" in args.parts:
             report_latency(args, bench_latency(args, tmp, clients, children))
         if "2" in args.parts or "3" in args.parts:
-            server = Server(tmp / "training")
+            server = Server(tmp / "training",
+                            cpu_threads=len(args.worker_cpus) if args.worker_cpus else None)
             children.append(server.child)
             alone = None
             if "2" in args.parts:
-                print(f"\n(2) training throughput (steps/s) of {PRESET} with {args.clients} "
-                      "clients watching vs none")
-                rounds = bench_throughput(args, server, clients)
+                print(f"\n(2) training throughput of {PRESET} with {args.clients} clients "
+                      "watching vs none")
+                with pinned(args.server_cpus, os.getpid(), server.child.proc.pid,
+                            clients.proc.pid):
+                    rounds = bench_throughput(args, server, clients)
                 report_throughput(args, rounds)
                 counted = rounds[1:] if args.warmup else rounds
                 alone = statistics.median(s["alone"]["wall"] for s in counted)
@@ -843,6 +1086,23 @@ def run_all(args: argparse.Namespace, tmp: Path) -> int:
             with contextlib.suppress(Exception):
                 child.stop()
     return 0
+
+
+@contextlib.contextmanager
+def pinned(cpus: set[int] | None, *pids: int) -> Iterator[None]:
+    """``pids`` (and all their threads) on ``cpus`` meanwhile, then on every CPU again."""
+    if not cpus:
+        yield
+        return
+    everywhere = available()
+    for pid in pids:
+        pin(pid, cpus)
+    try:
+        yield
+    finally:
+        for pid in pids:
+            with contextlib.suppress(OSError):
+                pin(pid, everywhere)
 
 
 def exit_with_parent() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 
 import pytest
 
@@ -104,11 +105,65 @@ def test_view_messages_carry_rounded_plot_data() -> None:
     assert data["grad_field"] == [[1e-12, -3.1416]] and data["mode_centers"] is None
 
 
-def test_frames_waiting_together_go_out_as_one_message() -> None:
-    """A busy run's frames reach a watcher in few messages, in order, none lost."""
+def test_a_frame_for_an_idle_client_goes_out_without_waiting_for_the_window() -> None:
+    """A run that reports every few ms reaches its watchers at once, not a window later."""
     import asyncio
 
-    from server.routes.ws import COALESCE_S, _send_loop
+    async def scenario() -> list[list[int]]:
+        # a window far longer than the test's time-out: a frame that waited for it would fail
+        sub = Subscriber("r", limit=100, burst=0.01, window=600.0)
+        sub.push(frame("metrics", 1))
+        first = await asyncio.wait_for(sub.next_frames(), 30)
+        loop = asyncio.get_running_loop()
+        while loop.time() - sub.last_message < sub.burst:  # idle, as between two reports
+            await asyncio.sleep(sub.burst)
+        sub.push(frame("metrics", 2))
+        second = await asyncio.wait_for(sub.next_frames(), 30)
+        sub.push(frame("metrics", 3))  # at once after a message, but alone: not a pile-up
+        third = await asyncio.wait_for(sub.next_frames(), 30)
+        return [[f.seq for f in message] for message in (first, second, third)]
+
+    assert asyncio.run(scenario()) == [[1], [2], [3]]
+
+
+def test_a_burst_goes_out_as_few_messages_in_order_and_complete() -> None:
+    """Frames that pile up wait for each other: hundreds of frames, a handful of messages."""
+    import asyncio
+
+    frames = 300
+
+    async def scenario() -> list[list[int]]:
+        # every frame after the first comes within `burst` of a message: a burst, however
+        # slowly this machine runs the producer
+        sub = Subscriber("r", limit=1000, burst=0.5, window=1.0)
+
+        async def produce() -> None:
+            for seq in range(1, frames + 1):
+                sub.push(frame("metrics", seq))
+                await asyncio.sleep(0)  # one frame per turn of the loop: the sender runs between
+
+        async def consume() -> list[list[int]]:
+            messages: list[list[int]] = []
+            while sum(map(len, messages)) < frames:
+                messages.append([f.seq for f in await sub.next_frames()])
+            return messages
+
+        producer = asyncio.create_task(produce())
+        messages = await asyncio.wait_for(consume(), 60)
+        await producer
+        return messages
+
+    messages = asyncio.run(scenario())
+    assert messages[0] == [1]  # the first found the client idle
+    assert [seq for message in messages for seq in message] == list(range(1, frames + 1))
+    assert len(messages) <= 10
+
+
+def test_frames_waiting_together_go_out_as_one_message() -> None:
+    """The run stream's sender: one frame as an object, several as one JSON array, in order."""
+    import asyncio
+
+    from server.routes.ws import _send_loop
 
     class FakeSocket:
         def __init__(self) -> None:
@@ -120,16 +175,21 @@ def test_frames_waiting_together_go_out_as_one_message() -> None:
         async def close(self, code: int, reason: str = "") -> None:
             self.sent.append(f"closed {code}")
 
+    async def until(condition: Callable[[], bool], timeout: float = 30.0) -> None:
+        async with asyncio.timeout(timeout):
+            while not condition():
+                await asyncio.sleep(0.005)
+
     async def scenario() -> list[str]:
         sock, sub = FakeSocket(), Subscriber("r", limit=100)
         sender = asyncio.create_task(_send_loop(sock, sub))
         sub.push(frame("metrics", 1))
-        await asyncio.sleep(0)  # the first frame goes out at once
-        for seq in range(2, 12):  # ten more inside one coalescing window
+        await until(lambda: len(sock.sent) == 1)
+        for seq in range(2, 12):  # ten more while the sender waits: they pile up
             sub.push(frame("metrics", seq))
-        await asyncio.sleep(3 * COALESCE_S)
+        await until(lambda: len(sock.sent) == 2)
         sub.push(frame("deleted", 12))
-        await asyncio.wait_for(sender, 1.0)
+        await asyncio.wait_for(sender, 30)
         return sock.sent
 
     sent = asyncio.run(scenario())
