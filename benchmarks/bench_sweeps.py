@@ -24,7 +24,7 @@ over seeds.
 
 It is a report, not a test: it exits 0 whatever the figures, 1 on an error.
 
-    .venv/bin/python benchmarks/bench_sweeps.py            # 2 x 18 runs of the preset's 8000
+    .venv/bin/python benchmarks/bench_sweeps.py            # 2 x 18 runs of the preset's steps
                                                            # steps: about 20 min a round
     .venv/bin/python benchmarks/bench_sweeps.py --steps 2000  # the README's: 6 min a round
     .venv/bin/python benchmarks/bench_sweeps.py --quick    # 2 x 8 runs of 300 steps, 2-4 minutes

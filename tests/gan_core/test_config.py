@@ -99,7 +99,7 @@ def test_overrides_parse_values_and_replace_sections():
     cfg = RunConfig.from_dict(out)
     assert cfg.optim.g.lr == 1e-4 and cfg.train.steps == 10
     assert cfg.data.name == "grid" and cfg.data.sigma == 0.05  # ring's sigma did not leak in
-    assert base["train"]["steps"] == 8000  # the preset itself is untouched
+    assert base["train"]["steps"] == 12000  # the preset itself is untouched
     with pytest.raises(ConfigError, match="key=value"):
         apply_overrides(base, ["optim.g.lr"])
 

@@ -40,7 +40,7 @@ def last_view(metrics: list[Metrics]) -> dict[str, float]:
 
 
 def test_ring8_gan_captures_the_modes():
-    # a quarter of its 8,000 steps (the decay squeezed in): every mode, samples tightening
+    # a sixth of its 12,000 steps (the decay squeezed in): every mode, samples tightening
     last = last_view(train(shortened("ring8-gan", 2000))[0])
     assert last["modes_captured"] == 8, last
     assert last["hq_fraction"] >= 0.4, last
