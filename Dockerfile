@@ -19,7 +19,7 @@ WORKDIR /src
 COPY pyproject.toml constraints.txt ./
 RUN python -c "import tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; \
 extras = p['optional-dependencies']; \
-print('\n'.join(p['dependencies'] + extras['postgres'] + extras['ray']))" > /tmp/deps.txt \
+print('\n'.join(p['dependencies'] + extras['server'] + extras['postgres'] + extras['ray']))" > /tmp/deps.txt \
  && pip install -c constraints.txt -r /tmp/deps.txt \
  && rm /tmp/deps.txt
 
@@ -28,7 +28,7 @@ COPY README.md ./
 COPY gan_core ./gan_core
 COPY server ./server
 COPY webui ./webui
-RUN pip install -c constraints.txt '.[postgres,ray]'
+RUN pip install -c constraints.txt '.[server,postgres,ray]'
 
 # Unprivileged user. /data is created and chowned before VOLUME so that a fresh named volume
 # starts out owned by that user (later changes to a VOLUME path would be discarded).
