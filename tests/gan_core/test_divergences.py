@@ -59,6 +59,7 @@ def test_the_numeric_functions_on_a_hand_made_pair() -> None:
     assert kl_gaussians(0, 1, 0, 2) == pytest.approx(math.log(2) + 1 / 8 - 0.5)
 
 
+@pytest.mark.slow  # trains three critics to near optimality
 def test_minimax_gradient_vanishes_where_the_critics_does_not() -> None:
     far = {loss: generator_gradient(2.0, loss, sigma=0.05, d_steps=300)
            for loss in ("minimax", "nonsaturating", "wgan-gp")}

@@ -24,7 +24,9 @@ OPTIONS = {
 }
 
 
-@pytest.mark.parametrize("name", list(OPTIONS))
+# the DCGAN case trains tens of seconds here: slow, out of `make test-fast`
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if "dcgan" in n else n
+                                  for n in OPTIONS])
 def test_options_train_reproducibly_and_resume_exactly(tmp_path, name: str) -> None:
     config = OPTIONS[name]()
     full = run_with_checkpoints(config, tmp_path / "full")

@@ -81,6 +81,7 @@ def test_reports_every_named_scalar():
     assert [e.status for e in events if isinstance(e, StatusChanged)] == ["running", "completed"]
 
 
+@pytest.mark.slow  # trains a DCGAN
 def test_penalty_is_reported_when_used_and_images_make_grids(tmp_path):
     events = []
     Trainer(image_config(), out_dir=tmp_path, sinks=[collect(events)]).fit()
@@ -102,7 +103,10 @@ def run_with_checkpoints(config: RunConfig, out: Path) -> list[dict]:
     return read_stats(out)
 
 
-@pytest.mark.parametrize("make_config", [toy_config, image_config], ids=["toy", "dcgan"])
+@pytest.mark.parametrize(
+    "make_config", [toy_config, pytest.param(image_config, marks=pytest.mark.slow)],
+    ids=["toy", "dcgan"],
+)
 def test_resume_continues_exactly(tmp_path, make_config):
     config = make_config()
     full = run_with_checkpoints(config, tmp_path / "full")
@@ -169,6 +173,7 @@ def test_linear_lr_decay_falls_to_zero_follows_live_changes_and_resumes_exactly(
     assert losses_by_step(read_stats(partial)) == losses_by_step(full)
 
 
+@pytest.mark.slow  # trains a DCGAN
 def test_checkpoint_holds_config_weights_and_no_pickle(tmp_path):
     config = image_config()
     Trainer(config, out_dir=tmp_path).fit()
