@@ -126,6 +126,26 @@ def test_a_frame_for_an_idle_client_goes_out_without_waiting_for_the_window() ->
     assert asyncio.run(scenario()) == [[1], [2], [3]]
 
 
+def test_frames_that_keep_coming_early_wait_for_the_window() -> None:
+    """One early message may be a hiccup; two in a row are a run reporting faster than a
+    watcher needs: what follows waits for the window, together."""
+    import asyncio
+
+    async def scenario() -> tuple[list[int], list[int], list[int]]:
+        sub = Subscriber("r", limit=100, burst=2.0, window=600.0)
+        sub.push(frame("metrics", 1))
+        first = await asyncio.wait_for(sub.next_frames(), 30)  # idle: at once
+        sub.push(frame("metrics", 2))
+        second = await asyncio.wait_for(sub.next_frames(), 30)  # early: `burst` at most
+        sub.push(frame("metrics", 3))
+        sub.push(frame("metrics", 4))
+        with pytest.raises(TimeoutError):  # early again: they wait for the window
+            await asyncio.wait_for(sub.next_frames(), 1.0)
+        return [f.seq for f in first], [f.seq for f in second], [f.seq for f in sub.take()]
+
+    assert asyncio.run(scenario()) == ([1], [2], [3, 4])
+
+
 def test_a_burst_goes_out_as_few_messages_in_order_and_complete() -> None:
     """Frames that pile up wait for each other: hundreds of frames, a handful of messages."""
     import asyncio
