@@ -8,14 +8,19 @@ every checkpoint, so a run can be rebuilt from its files alone.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 __all__ = [
     "IMAGE_DATASETS",
+    "MISSING",
+    "RULES",
     "TOY_DATASETS",
+    "Condition",
     "ConfigError",
     "DCGANModel",
     "DataConfig",
@@ -27,11 +32,18 @@ __all__ = [
     "OptimConfig",
     "OptimizerConfig",
     "RegularizationConfig",
+    "Rule",
     "RunConfig",
     "ScheduleConfig",
+    "above",
     "apply_overrides",
+    "field_value",
     "format_validation_error",
+    "is_set",
     "load_config_file",
+    "one_of",
+    "present",
+    "variant_defaults",
 ]
 
 
@@ -43,6 +55,84 @@ class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
+def _tag_required(tag: str) -> ConfigDict:
+    """A variant of a tagged section (data, model): pydantic picks the variant by its tag, so a
+    section that is given must name it (the tag's default serves only where the whole section
+    is left out), and the JSON schema says so."""
+
+    def extra(schema: dict[str, Any]) -> None:
+        schema["required"] = [tag, *(name for name in schema.get("required", []) if name != tag)]
+
+    return ConfigDict(json_schema_extra=extra)
+
+
+# ---------------------------------------------------------------------------------------------
+# Rules between fields: declared once, checked by the models and stated by their JSON schema
+# ---------------------------------------------------------------------------------------------
+
+# the value of a field the config's variant lacks (an MLP's d_norm): it meets no condition
+MISSING: Any = type("Missing", (), {"__repr__": lambda self: "MISSING"})()
+
+
+@dataclass(frozen=True)
+class Condition:
+    """A test of one field's value, written once for Python and once as JSON Schema."""
+
+    test: Callable[[Any], bool]
+    schema: dict[str, Any]
+
+
+def one_of(*values: Any) -> Condition:
+    # equal as JSON Schema's enum compares: true is not 1
+    return Condition(lambda v: any(v == x and isinstance(v, bool) == isinstance(x, bool)
+                                   for x in values), {"enum": list(values)})
+
+
+def not_one_of(*values: Any) -> Condition:
+    return Condition(lambda v: v is not MISSING and v not in values,
+                     {"not": {"enum": list(values)}})
+
+
+def is_set() -> Condition:
+    """Given (not empty): a number, where the field is optional."""
+    return Condition(lambda v: v is not None and v is not MISSING, {"not": {"type": "null"}})
+
+
+def above(limit: int | float) -> Condition:
+    return Condition(lambda v: isinstance(v, int | float) and v > limit,
+                     {"type": "number", "exclusiveMinimum": limit})
+
+
+def not_multiple_of(k: int) -> Condition:
+    return Condition(lambda v: isinstance(v, int) and v % k != 0,
+                     {"type": "integer", "not": {"multipleOf": k}})
+
+
+@dataclass(frozen=True)
+class Rule:
+    """Values that may not come together: a config where every condition of ``when`` holds
+    (each for its dotted field; a field the chosen variant lacks meets none) is refused with
+    ``message(config)``."""
+
+    when: dict[str, Condition]
+    message: Callable[[Any], str]
+
+    def broken_by(self, config: BaseModel) -> bool:
+        return all(cond.test(field_value(config, path)) for path, cond in self.when.items())
+
+    def under(self, section: str) -> Rule:
+        """The rule of a section's model, with paths from the config's top."""
+        return Rule({f"{section}.{path}": cond for path, cond in self.when.items()}, self.message)
+
+
+def field_value(config: BaseModel, path: str) -> Any:
+    """The value at a dotted field path, MISSING where the config has no such field."""
+    node: Any = config
+    for part in path.split("."):
+        node = getattr(node, part, MISSING) if isinstance(node, BaseModel) else MISSING
+    return node
+
+
 # ---------------------------------------------------------------------------------------------
 # Data
 # ---------------------------------------------------------------------------------------------
@@ -51,6 +141,7 @@ class StrictModel(BaseModel):
 class RingData(StrictModel):
     """Gaussians evenly spaced on a circle (PacGAN: 8 modes, radius 1, sigma 0.01)."""
 
+    model_config = _tag_required("name")
     name: Literal["ring"] = "ring"
     n_modes: int = Field(8, ge=2, le=64, description="Number of Gaussians on the circle.")
     radius: float = Field(1.0, gt=0, le=100, description="Radius of the circle.")
@@ -60,6 +151,7 @@ class RingData(StrictModel):
 class GridData(StrictModel):
     """A square grid of Gaussians (PacGAN: 5x5 at {-4,-2,0,2,4}^2, sigma 0.05)."""
 
+    model_config = _tag_required("name")
     name: Literal["grid"] = "grid"
     side: int = Field(5, ge=2, le=10, description="Gaussians per side of the grid.")
     spacing: float = Field(2.0, gt=0, le=100, description="Distance between neighbouring modes.")
@@ -69,6 +161,7 @@ class GridData(StrictModel):
 class SpiralData(StrictModel):
     """Points along an Archimedean spiral with Gaussian noise."""
 
+    model_config = _tag_required("name")
     name: Literal["spiral"] = "spiral"
     turns: float = Field(1.5, gt=0, le=10, description="Number of turns of the spiral.")
     radius: float = Field(2.0, gt=0, le=100, description="Radius at the end of the spiral.")
@@ -78,6 +171,7 @@ class SpiralData(StrictModel):
 class MoonsData(StrictModel):
     """Two interleaving half circles (as scikit-learn's make_moons)."""
 
+    model_config = _tag_required("name")
     name: Literal["moons"] = "moons"
     noise: float = Field(0.05, ge=0, le=10, description="Standard deviation of added noise.")
 
@@ -85,6 +179,7 @@ class MoonsData(StrictModel):
 class GaussianData(StrictModel):
     """A single isotropic Gaussian."""
 
+    model_config = _tag_required("name")
     name: Literal["gaussian"] = "gaussian"
     mean: tuple[float, float] = Field((0.0, 0.0), description="Centre (x, y).")
     sigma: float = Field(1.0, gt=0, le=100, description="Standard deviation.")
@@ -115,6 +210,7 @@ NATIVE_IMAGE_SHAPE: dict[str, tuple[int, int]] = {
 class ImageData(StrictModel):
     """An image data set, resized/cropped to ``image_size`` and normalized to [-1, 1]."""
 
+    model_config = _tag_required("name")
     name: Literal[
         "mnist5k", "digits", "mnist", "fashion_mnist", "cifar10", "celeba", "image_folder"
     ] = Field(
@@ -158,9 +254,14 @@ class ImageData(StrictModel):
 
     @model_validator(mode="after")
     def _folder_needs_root(self) -> ImageData:
-        if self.name == "image_folder" and not self.root:
-            raise ValueError("data.root: image_folder needs the folder of images in `root`")
+        if FOLDER_NEEDS_ROOT.broken_by(self):
+            raise ValueError(FOLDER_NEEDS_ROOT.message(self))
         return self
+
+
+FOLDER_NEEDS_ROOT = Rule(
+    {"name": one_of("image_folder"), "root": one_of(None, "")},
+    lambda data: "data.root: image_folder needs the folder of images in `root`")
 
 
 DataConfig = Annotated[
@@ -174,11 +275,13 @@ DataConfig = Annotated[
 
 Activation = Literal["relu", "leaky_relu", "tanh", "elu", "silu"]
 ZDistribution = Literal["gaussian", "uniform"]
+MAX_PACK = 8  # PacGAN's largest pack (the rules enumerate the pack sizes)
 
 
 class MLPModel(StrictModel):
     """Fully connected G and D for 2D toy data."""
 
+    model_config = _tag_required("arch")
     arch: Literal["mlp"] = "mlp"
     z_dim: int = Field(2, ge=1, le=1024, description="Size of the latent vector z.")
     z_distribution: ZDistribution = Field(
@@ -190,7 +293,7 @@ class MLPModel(StrictModel):
     spectral_norm_d: bool = Field(False, description="Spectral normalization on D's layers.")
     spectral_norm_g: bool = Field(False, description="Spectral normalization on G's layers.")
     pack: int = Field(
-        1, ge=1, le=8,
+        1, ge=1, le=MAX_PACK,
         description="PacGAN packing: D judges m samples at once (real with real, fake with "
         "fake), which penalizes mode collapse; train.batch_size must be a multiple of m.",
     )
@@ -199,6 +302,7 @@ class MLPModel(StrictModel):
 class DCGANModel(StrictModel):
     """DCGAN G and D (Radford et al. 2015) for 28, 32 or 64 px images."""
 
+    model_config = _tag_required("arch")
     arch: Literal["dcgan"] = "dcgan"
     z_dim: int = Field(100, ge=1, le=1024, description="Size of the latent vector z.")
     z_distribution: ZDistribution = Field(
@@ -219,7 +323,7 @@ class DCGANModel(StrictModel):
         description="Class-conditional G (label embedding) and D (projection); needs labels.",
     )
     pack: int = Field(
-        1, ge=1, le=8,
+        1, ge=1, le=MAX_PACK,
         description="PacGAN packing: D judges m samples at once (real with real, fake with "
         "fake), which penalizes mode collapse; train.batch_size must be a multiple of m.",
     )
@@ -358,8 +462,55 @@ class EvalConfig(StrictModel):
     )
 
 
+# What RunConfig refuses, in the order it checks; each rule's message names the field to change.
+CONSISTENCY_RULES: tuple[Rule, ...] = (
+    Rule({"data.name": one_of(*TOY_DATASETS), "model.arch": not_one_of("mlp")},
+         lambda c: f"model.arch: 2D data {c.data.name!r} needs the 'mlp' model, not "
+                   f"{c.model.arch!r}"),
+    Rule({"data.name": one_of(*IMAGE_DATASETS), "model.arch": one_of("mlp")},
+         lambda c: f"model.arch: image data {c.data.name!r} needs the 'dcgan' model, not 'mlp'"),
+    Rule({"regularization.gradient_penalty": is_set(), "model.d_norm": one_of("batch")},
+         lambda c: "model.d_norm: the gradient penalty must not be used with batch norm in the "
+                   "critic; set model.d_norm to 'layer', 'instance' or 'none'"),
+    Rule({"model.conditional": one_of(True), "data.name": one_of("celeba", "image_folder")},
+         lambda c: f"model.conditional: data set {c.data.name!r} has no class labels; set "
+                   "model.conditional to false"),
+    Rule({"eval.every": is_set(), "data.name": one_of(*TOY_DATASETS)},
+         lambda c: "eval.every: FID and the other image metrics need image data; 2D runs report "
+                   "modes_captured and w1_exact already (leave eval.every empty)"),
+    Rule({"eval.every": is_set(), "eval.features": one_of("mnist"),
+          "data.name": not_one_of(*MNIST_FEATURE_SETS)},
+         lambda c: f"eval.features: the MNIST features fit only {MNIST_FEATURE_SETS}, not "
+                   f"{c.data.name!r}; use 'inception'"),
+    # one rule per pack size: JSON Schema's multipleOf takes a number, not another field
+    *(Rule({"model.pack": one_of(k), "train.batch_size": not_multiple_of(k)},
+           lambda c: f"train.batch_size: {c.train.batch_size} is not a multiple of model.pack "
+                     f"({c.model.pack}): D judges packs of {c.model.pack} samples; use e.g. "
+                     f"{c.model.pack * max(1, c.train.batch_size // c.model.pack)}")
+      for k in range(2, MAX_PACK + 1)),
+    Rule({"model.pack": above(1), "model.conditional": one_of(True)},
+         lambda c: "model.pack: packing is for unconditional models (a pack would mix classes); "
+                   "set model.pack to 1 or model.conditional to false"),
+    Rule({"train.channels_last": one_of(True), "data.name": one_of(*TOY_DATASETS)},
+         lambda c: "train.channels_last: the NHWC layout is for image models (DCGAN); a 2D run "
+                   "has no channels, leave it false"),
+    Rule({"regularization.weight_clip": is_set(), "regularization.gradient_penalty": is_set()},
+         lambda c: "regularization: use either weight_clip or gradient_penalty, not both"),
+)
+# every rule between a config's fields, with paths from the config's top (the schema states them)
+RULES: tuple[Rule, ...] = (FOLDER_NEEDS_ROOT.under("data"), *CONSISTENCY_RULES)
+
+
+def _state_the_rules(schema: dict[str, Any]) -> None:
+    """RunConfig's JSON schema refuses what its validators refuse."""
+    defaults = RunConfig()
+    schema["allOf"] = [rule_schema(rule, defaults) for rule in RULES]
+
+
 class RunConfig(StrictModel):
     """Everything that defines a training run."""
+
+    model_config = ConfigDict(json_schema_extra=_state_the_rules)
 
     name: str | None = Field(None, max_length=200, description="A label for the run.")
     seed: int = Field(0, ge=0, le=2**31 - 1, description="Seed for weights, data and noise.")
@@ -381,57 +532,9 @@ class RunConfig(StrictModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> RunConfig:
-        if self.is_toy and self.model.arch != "mlp":
-            raise ValueError(
-                f"model.arch: 2D data {self.data.name!r} needs the 'mlp' model, not "
-                f"{self.model.arch!r}"
-            )
-        if not self.is_toy and self.model.arch == "mlp":
-            raise ValueError(
-                f"model.arch: image data {self.data.name!r} needs the 'dcgan' model, not 'mlp'"
-            )
-        if isinstance(self.model, DCGANModel):
-            if self.regularization.gradient_penalty and self.model.d_norm == "batch":
-                raise ValueError(
-                    "model.d_norm: the gradient penalty must not be used with batch norm in the "
-                    "critic; set model.d_norm to 'layer', 'instance' or 'none'"
-                )
-            if self.model.conditional and self.data.name in ("celeba", "image_folder"):
-                raise ValueError(
-                    f"model.conditional: data set {self.data.name!r} has no class labels; "
-                    "set model.conditional to false"
-                )
-        if self.eval.every is not None:
-            if self.is_toy:
-                raise ValueError(
-                    "eval.every: FID and the other image metrics need image data; 2D runs "
-                    "report modes_captured and w1_exact already (leave eval.every empty)"
-                )
-            if self.eval.features == "mnist" and self.data.name not in MNIST_FEATURE_SETS:
-                raise ValueError(
-                    f"eval.features: the MNIST features fit only {MNIST_FEATURE_SETS}, not "
-                    f"{self.data.name!r}; use 'inception'"
-                )
-        if self.train.batch_size % self.model.pack:
-            raise ValueError(
-                f"train.batch_size: {self.train.batch_size} is not a multiple of model.pack "
-                f"({self.model.pack}): D judges packs of {self.model.pack} samples; use e.g. "
-                f"{self.model.pack * max(1, self.train.batch_size // self.model.pack)}"
-            )
-        if self.model.pack > 1 and getattr(self.model, "conditional", False):
-            raise ValueError(
-                "model.pack: packing is for unconditional models (a pack would mix classes); "
-                "set model.pack to 1 or model.conditional to false"
-            )
-        if self.train.channels_last and self.is_toy:
-            raise ValueError(
-                "train.channels_last: the NHWC layout is for image models (DCGAN); a 2D run has "
-                "no channels, leave it false"
-            )
-        if self.regularization.weight_clip and self.regularization.gradient_penalty:
-            raise ValueError(
-                "regularization: use either weight_clip or gradient_penalty, not both"
-            )
+        for rule in CONSISTENCY_RULES:
+            if rule.broken_by(self):
+                raise ValueError(rule.message(self))
         return self
 
     # -- serialization ---------------------------------------------------------------------
@@ -452,6 +555,68 @@ class RunConfig(StrictModel):
             return cls.model_validate(data)
         except ValidationError as exc:
             raise ConfigError(format_validation_error(exc)) from None
+
+
+# -- the rules as JSON Schema ---------------------------------------------------------------
+#
+# A rule names fields by their dotted paths, but a config may leave a field out, and then its
+# value is its default, or (in a data or model section given with another tag) that variant's.
+
+
+def present(keys: tuple[str, ...], schema: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The document has ``keys`` (nested objects down to a value that matches ``schema``)."""
+    node = {} if schema is None else schema
+    for key in reversed(keys):
+        node = {"type": "object", "required": [key], "properties": {key: node}}
+    return node
+
+
+def absent(keys: tuple[str, ...]) -> dict[str, Any]:
+    return {"not": present(keys)}
+
+
+def variant_defaults(path: str) -> tuple[str, dict[Any, Any]] | None:
+    """For a field of a tagged section (data, model): the tag's path, and the field's default
+    under each tag value (MISSING where that variant has no such field); None elsewhere."""
+    section, _, rest = path.partition(".")
+    info = RunConfig.model_fields.get(section)
+    if not rest or info is None or info.discriminator is None:
+        return None
+    tag = str(info.discriminator)
+    defaults = {}
+    for variant in get_args(info.annotation):
+        for value in get_args(variant.model_fields[tag].annotation):
+            defaults[value] = field_value(variant.model_construct(**{tag: value}), rest)
+    return f"{section}.{tag}", defaults
+
+
+def _ways(path: str, condition: Condition, base: RunConfig) -> list[dict[str, Any]]:
+    """The configs whose field at ``path`` meets ``condition``, where a field left out has the
+    value it gets over ``base`` (as merge_config merges: a section given with another tag than
+    the base's starts afresh, with that variant's defaults)."""
+    keys = tuple(path.split("."))
+    ways = [present(keys, condition.schema)]
+    tagged = variant_defaults(path)
+    if tagged is not None and tagged[0] != path:
+        tag_path, defaults = tagged
+        same = field_value(base, tag_path)
+        tags = [tag for tag, default in defaults.items()
+                if condition.test(field_value(base, path) if tag == same else default)]
+        if tags:
+            ways.append({"allOf": [present(tuple(tag_path.split(".")), {"enum": tags}),
+                                   absent(keys)]})
+    if condition.test(field_value(base, path)):  # the whole section (or field) left out
+        ways.append(absent(keys[:1] if tagged is not None else keys))
+    return ways
+
+
+def rule_schema(rule: Rule, base: RunConfig) -> dict[str, Any]:
+    """``rule`` as JSON Schema for a config whose left-out fields come from ``base``."""
+    conditions = []
+    for path, condition in rule.when.items():
+        ways = _ways(path, condition, base)
+        conditions.append(ways[0] if len(ways) == 1 else {"anyOf": ways})
+    return {"not": {"allOf": conditions}}
 
 
 def validation_issues(exc: ValidationError) -> list[tuple[tuple[str | int, ...], str]]:

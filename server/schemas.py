@@ -72,6 +72,11 @@ class RunCreate(Strict):
 
 
 class ControlRequest(Strict):
+    # gan_core.train.Command refuses a 'set' that sets nothing
+    model_config = ConfigDict(json_schema_extra={
+        "if": {"required": ["action"], "properties": {"action": {"const": "set"}}},
+        "then": {"required": ["values"], "properties": {"values": {"minProperties": 1}}}})
+
     action: Literal["pause", "resume", "step", "stop", "set", "checkpoint"] = Field(
         description="pause/step/stop/set act on a running run; resume continues a paused run, "
         "or a stopped, failed or interrupted one from its last checkpoint; checkpoint saves "

@@ -7,6 +7,9 @@ fixed seed and a bounded number of examples per operation. It fails on a 5xx, a 
 does not match its declared schema or status codes, a schema-valid request that is rejected,
 and a wrong ``Allow`` header on a 405. Stateful links (a created run's id used by the routes
 under it) come from the schema's response models.
+
+Without a server, tables of run and sweep requests check that the document allows a request only
+where the server builds its config, and what it leaves out of what the server accepts.
 """
 
 from __future__ import annotations
@@ -21,8 +24,15 @@ from pathlib import Path
 
 import httpx
 import pytest
+from jsonschema import Draft202012Validator
 
-from tests.server.conftest import IMAGE_RUN, Server, create_run, tiny, wait_status
+from server.app import create_app
+from server.errors import Invalid
+from server.schemas import RunCreate, SweepCreate
+from server.service import RunService
+from server.settings import Settings
+from server.sweeps import expand_points
+from tests.server.conftest import IMAGE_RUN, TINY, Server, create_run, tiny, wait_status
 
 CHECKS = ",".join([
     "not_a_server_error", "status_code_conformance", "content_type_conformance",
@@ -144,3 +154,147 @@ def test_the_api_keeps_its_openapi_contract(populated: tuple[Server, dict],
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600,
                           env={**os.environ, "NO_COLOR": "1"})
     assert proc.returncode == 0, proc.stdout[-20000:] + proc.stderr[-3000:]
+
+
+# -- the document's run and sweep requests, against what the server builds (no server needed) ----
+
+LIMITS = Settings(max_steps=400)  # below every preset's steps: a preset alone must set them
+
+
+@pytest.fixture(scope="module")
+def stated() -> tuple[dict[str, Draft202012Validator], RunService]:
+    """Validators of the document's RunCreate and SweepCreate, and the service that builds a
+    run's config (the document is built before the app starts: no GPUs known, as for Ray)."""
+    doc = create_app(LIMITS).openapi()
+    validators = {name: Draft202012Validator({"$ref": f"#/components/schemas/{name}",
+                                              "components": doc["components"]})
+                  for name in ("RunCreate", "SweepCreate")}
+    return validators, RunService(LIMITS, None, None, None)  # type: ignore[arg-type]
+
+
+def builds(service: RunService, body: dict) -> bool:
+    try:
+        service.build_config(RunCreate.model_validate(body))
+    except (Invalid, ValueError):
+        return False
+    return True
+
+
+def sweep_builds(service: RunService, body: dict) -> bool:
+    """What SweepService.create checks before it makes the runs: the points, the config, each
+    axis value alone, each point."""
+    try:
+        sweep = SweepCreate.model_validate(body)
+        points = expand_points(sweep)
+        base = RunCreate(preset=sweep.preset, config=sweep.config, overrides=sweep.overrides)
+        alone = [{name: value} for name, values in sweep.axes.items()
+                 if isinstance(values, list) for value in values]
+        for point in [{}, *alone, *points]:
+            service.build_config(base.model_copy(
+                update={"overrides": {**base.overrides, **point}}))
+    except (Invalid, ValueError):
+        return False
+    return len(points) <= LIMITS.max_sweep_runs
+
+
+STEPS = {"train.steps": 100}
+# (what it shows, body, the document allows it, the server builds it)
+RUNS = [
+    ("the integration tests' 2D run", TINY, True, True),
+    ("the integration tests' image run", IMAGE_RUN, True, True),
+    ("a preset with more steps than the server allows", {"preset": "ring8-gan"}, False, False),
+    ("... with steps set", {"preset": "ring8-gan", "steps": 100}, True, True),
+    ("... in the config", {"preset": "ring8-gan", "config": {"train": {"steps": 100}}},
+     True, True),
+    ("a pack that does not divide the preset's batch",
+     {"preset": "ring8-pacgan4", "overrides": {**STEPS, "model.pack": 3}}, False, False),
+    ("a batch in the preset's packs",
+     {"preset": "ring8-pacgan4", "overrides": {**STEPS, "train.batch_size": 128}}, True, True),
+    ("a batch not in them",
+     {"preset": "ring8-pacgan4", "overrides": {**STEPS, "train.batch_size": 130}}, False, False),
+    ("another pack that divides the batch: the document keeps the preset's pack",
+     {"preset": "ring8-pacgan4", "overrides": {**STEPS, "model.pack": 8}}, False, True),
+    ("a gradient penalty with batch norm in D",
+     {"preset": "mnist-dcgan", "overrides": {**STEPS, "regularization.gradient_penalty": 1}},
+     False, False),
+    ("batch norm with a gradient penalty",
+     {"preset": "mnist-wgan-gp", "overrides": {**STEPS, "model.d_norm": "batch"}}, False, False),
+    ("a gradient penalty with weight clipping",
+     {"preset": "ring8-wgan-clip",
+      "overrides": {**STEPS, "regularization.gradient_penalty": 1}}, False, False),
+    ("evaluation of 2D data", {"preset": "ring8-gan", "overrides": {**STEPS, "eval.every": 50}},
+     False, False),
+    ("evaluation of MNIST", {"preset": "mnist-dcgan", "overrides": {**STEPS, "eval.every": 50}},
+     True, True),
+    ("channels-last on 2D data",
+     {"preset": "ring8-gan", "overrides": {**STEPS, "train.channels_last": True}}, False, False),
+    ("a field the preset's data set lacks",
+     {"preset": "ring8-gan", "overrides": {**STEPS, "data.image_size": 28}}, False, False),
+    ("a field of the preset's data set",
+     {"preset": "ring8-gan", "overrides": {**STEPS, "data.sigma": 0.1}}, True, True),
+    ("... beyond the bound it has there",
+     {"preset": "grid25-wgan-gp", "overrides": {**STEPS, "data.sigma": 50}}, False, False),
+    ("a new data set by override (which empties the section)",
+     {"preset": "ring8-gan", "overrides": {**STEPS, "data.name": "grid"}}, False, True),
+    ("a config alone for 2D data",
+     {"config": {"data": {"name": "moons"}, "model": {"arch": "mlp"}, "train": {"steps": 100}}},
+     True, True),
+    ("... with the DCGAN", {"config": {"data": {"name": "moons"}, "model": {"arch": "dcgan"},
+                                       "train": {"steps": 100}}}, False, False),
+    ("a config alone for conditional digits", {"config": {
+        "data": {"name": "digits"}, "model": {"arch": "dcgan", "conditional": True},
+        "train": {"steps": 100}}}, True, True),
+    ("... in packs of 2", {"config": {
+        "data": {"name": "digits"}, "model": {"arch": "dcgan", "pack": 2, "conditional": True},
+        "train": {"steps": 100}}}, False, False),
+    ("unconditional digits in packs of 2: the document keeps a pack of 1", {"config": {
+        "data": {"name": "digits"}, "model": {"arch": "dcgan", "pack": 2},
+        "train": {"steps": 100}}}, False, True),
+    ("a model section without its tag",
+     {"preset": "ring8-gan", "config": {"model": {"width": 64}}, "steps": 100}, False, True),
+]
+SWEEPS = [
+    ("learning rates on a grid",
+     {"preset": "ring8-gan", "overrides": STEPS, "axes": {"optim.g.lr": [1e-4, 1e-3],
+                                                          "optim.d.lr": [1e-4, 1e-3]}},
+     True, True),
+    ("a grid with a count", {"preset": "ring8-gan", "overrides": STEPS, "count": 2,
+                             "axes": {"seed": [0, 1]}}, False, False),
+    ("a random search without one", {"preset": "ring8-gan", "overrides": STEPS,
+                                     "search": "random", "axes": {"seed": [0, 1]}}, False, False),
+    ("a log range", {"preset": "ring8-gan", "overrides": STEPS, "search": "random", "count": 3,
+                     "axes": {"optim.g.lr": {"low": 1e-5, "high": 1e-3, "log": True}}},
+     True, True),
+    ("a range upside down", {"preset": "ring8-gan", "overrides": STEPS, "search": "random",
+                             "count": 3, "axes": {"optim.g.lr": {"low": 1e-3, "high": 1e-5}}},
+     False, False),
+    ("a range on a grid", {"preset": "ring8-gan", "overrides": STEPS,
+                           "axes": {"optim.g.lr": {"low": 1e-5, "high": 1e-3}}}, False, False),
+    ("more grid points than the server runs", {"preset": "ring8-gan", "overrides": STEPS,
+                                               "axes": {"seed": list(range(11)),
+                                                        "optim.g.lr": [1e-4] * 10}},
+     False, False),
+    ("a preset's steps left as they are", {"preset": "ring8-gan", "axes": {"seed": [0, 1]}},
+     False, False),
+    ("the pack, a field a rule reads: not an axis",
+     {"preset": "ring8-pacgan4", "overrides": STEPS, "axes": {"model.pack": [1, 2, 3]}},
+     False, False),
+]
+
+
+@pytest.mark.parametrize("what, body, allowed, built", RUNS, ids=[row[0] for row in RUNS])
+def test_the_document_allows_only_runs_the_server_builds(
+        stated: tuple[dict[str, Draft202012Validator], RunService], what: str, body: dict,
+        allowed: bool, built: bool) -> None:
+    validators, service = stated
+    assert validators["RunCreate"].is_valid(body) is allowed, what
+    assert builds(service, body) is built, what
+
+
+@pytest.mark.parametrize("what, body, allowed, built", SWEEPS, ids=[row[0] for row in SWEEPS])
+def test_the_document_allows_only_sweeps_the_server_runs(
+        stated: tuple[dict[str, Draft202012Validator], RunService], what: str, body: dict,
+        allowed: bool, built: bool) -> None:
+    validators, service = stated
+    assert validators["SweepCreate"].is_valid(body) is allowed, what
+    assert sweep_builds(service, body) is built, what
