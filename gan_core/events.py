@@ -25,6 +25,8 @@ __all__ = [
     "Toy2DView",
 ]
 
+# the statuses a trainer reports: a subset of gan_core.status.RunStatus (a type checker needs
+# them written out; tests/gan_core/test_status.py holds them to RunStatus)
 Status = Literal["running", "paused", "stopped", "completed", "diverged", "failed"]
 
 

@@ -35,9 +35,10 @@ from typing import Any
 
 from sqlalchemy import delete, insert, select, update
 
+from gan_core.status import TERMINAL, WITH_ERROR, RunStatus
 from server.batches import take_batch
 from server.db import Database
-from server.models import TERMINAL, CheckpointRow, MetricPoint, Run, RunEvent, SampleRow
+from server.models import CheckpointRow, MetricPoint, Run, RunEvent, SampleRow
 
 __all__ = ["Hub", "Subscriber", "event_to_message", "sample_file"]
 
@@ -457,13 +458,13 @@ def apply_message(session: Any, run_id: str, message: dict[str, Any],
             now = datetime.now(UTC)
             if status in TERMINAL:
                 changes["finished_at"] = now
-            if status in ("failed", "diverged", "interrupted"):
+            if status in WITH_ERROR:
                 changes["error"] = message.get("message") or None
-            elif status in ("queued", "running"):
+            elif status in (RunStatus.QUEUED, RunStatus.RUNNING):
                 changes["error"] = None
-                if status == "queued":
+                if status == RunStatus.QUEUED:
                     changes["finished_at"] = None
-            if status == "running":
+            if status == RunStatus.RUNNING:
                 run = session.get(Run, run_id)
                 if run is not None and run.started_at is None:
                     changes["started_at"] = now

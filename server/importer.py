@@ -18,9 +18,10 @@ from typing import Any
 from gan_core.checkpoint import CHECKPOINT_GLOB
 from gan_core.config import ConfigError, RunConfig
 from gan_core.sinks import read_stats
+from gan_core.status import TERMINAL, RunStatus
 from server.db import Database
 from server.hub import apply_message
-from server.models import TERMINAL, Run
+from server.models import Run
 
 __all__ = ["RunImportError", "import_run_dir", "run_dir_messages"]
 
@@ -68,7 +69,7 @@ def run_dir_messages(folder: Path) -> tuple[list[dict[str, Any]], str | None, st
     messages.sort(key=lambda item: item[0])
     if status is None or status not in TERMINAL:
         # it never finished: killed while running (or paused)
-        status = "interrupted"
+        status = RunStatus.INTERRUPTED.value
         last = messages[-1][0][0] if messages else 0
         messages.append(((last, 3), {"type": "status", "step": last, "status": status,
                                      "message": "the run's log ends while it was training; "

@@ -27,9 +27,6 @@ from sqlalchemy.types import TypeDecorator
 __all__ = ["Base", "CheckpointRow", "Judgment", "MetricPoint", "PoolImage", "Run", "RunEvent",
            "SampleRow", "Study", "StudyCondition", "StudySession", "StudyTrial"]
 
-ACTIVE = ("queued", "starting", "running", "paused")
-TERMINAL = ("stopped", "completed", "diverged", "failed", "interrupted")
-
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -59,7 +56,7 @@ class Run(Base):
     name: Mapped[str] = mapped_column(String(200))
     config: Mapped[dict[str, Any]]
     preset: Mapped[str | None] = mapped_column(String(100))
-    status: Mapped[str] = mapped_column(String(20), index=True)
+    status: Mapped[str] = mapped_column(String(20), index=True)  # a gan_core RunStatus
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]

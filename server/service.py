@@ -21,21 +21,19 @@ from sqlalchemy import select, update
 from gan_core.checkpoint import CheckpointError, load_checkpoint
 from gan_core.config import ConfigError, RunConfig, merge_config, set_dotted, validation_issues
 from gan_core.presets import PRESETS, preset_dict
+from gan_core.status import ACTIVE, LIVE, RESUMABLE, RunStatus
 from server.db import Database
 from server.errors import Conflict, Invalid, NotFound
 from server.hub import Hub
 from server.jobs.base import ActiveRun, JobBackend, status_event
 from server.jobs.worker import WorkerSpec
-from server.models import ACTIVE, CheckpointRow, Run
+from server.models import CheckpointRow, Run
 from server.schemas import ControlRequest, RunCreate
 from server.settings import Settings
 
 __all__ = ["RunService"]
 
 log = logging.getLogger(__name__)
-
-RESUMABLE = ("stopped", "failed", "interrupted", "completed", "diverged")
-
 
 _FIELD_PREFIX = re.compile(r"^([a-z_][a-z0-9_]*(?:\.[a-z0-9_]+)*): (.*)$", re.S)
 
@@ -154,7 +152,7 @@ class RunService:
         run_id = secrets.token_hex(6)
         return Run(
             id=run_id, name=config.name or run_id, config=config.model_dump(mode="json"),
-            preset=preset, status="queued", step=parent_step or 0,
+            preset=preset, status=RunStatus.QUEUED.value, step=parent_step or 0,
             total_steps=config.train.steps, data_name=config.data.name,
             loss_name=config.loss.name, last_metrics={}, seq=0, rewound_seq=0,
             parent_id=parent_id, parent_step=parent_step, resources=resources,
@@ -229,10 +227,11 @@ class RunService:
             if req.action == "resume" and run.status in RESUMABLE:
                 await self._resume(run, req.steps)
                 return
-            if req.action == "stop" and run.status == "queued" and self.jobs.cancel_queued(run_id):
-                await self._set_status(run_id, "stopped", "stopped before it started")
+            if (req.action == "stop" and run.status == RunStatus.QUEUED
+                    and self.jobs.cancel_queued(run_id)):
+                await self._set_status(run_id, RunStatus.STOPPED, "stopped before it started")
                 return
-            live = run.status in ("starting", "running", "paused")
+            live = run.status in LIVE
             if not live or not self.jobs.is_running(run_id):
                 raise Conflict(f"the run is {run.status}; {req.action!r} needs a running run"
                                + (" (use 'resume' to continue it)" if run.status in RESUMABLE
@@ -241,7 +240,7 @@ class RunService:
                 command = Command(req.action, dict(req.values))
             except ValueError as exc:
                 raise Invalid([(("body", "values"), str(exc))]) from None
-            if req.action == "step" and run.status != "paused":
+            if req.action == "step" and run.status != RunStatus.PAUSED:
                 raise Conflict("'step' runs one step of a paused run; pause it first")
             # a remote worker's control is a network call: not on the event loop
             await asyncio.to_thread(self.jobs.send, run_id, command)
@@ -263,7 +262,7 @@ class RunService:
         self.check_limits(config)
         with self.db.write() as session:
             session.execute(update(Run).where(Run.id == run.id).values(total_steps=total))
-        await self._set_status(run.id, "queued", f"resuming from step {ckpt.step}")
+        await self._set_status(run.id, RunStatus.QUEUED, f"resuming from step {ckpt.step}")
         await asyncio.to_thread(self.jobs.submit, self._spec(self.get(run.id), config, str(path)))
 
     async def delete(self, run_id: str) -> None:
@@ -286,9 +285,9 @@ class RunService:
             raise NotFound(f"no run {run_id}")
         return run
 
-    async def _set_status(self, run_id: str, status: str, message: str) -> None:
-        seq = self.hub.dispatch_message(run_id, {"type": "status", "step": -1, "status": status,
-                                                 "message": message})
+    async def _set_status(self, run_id: str, status: RunStatus, message: str) -> None:
+        seq = self.hub.dispatch_message(run_id, {"type": "status", "step": -1,
+                                                 "status": status.value, "message": message})
         await self.hub.wait_flushed(run_id, seq)
 
     # -- start-up --------------------------------------------------------------------------------
@@ -303,7 +302,8 @@ class RunService:
         of the others, queued ones queue again and training ones become ``interrupted``."""
         with self.db.read() as session:
             runs = session.execute(
-                select(Run).where(Run.status.in_(ACTIVE)).order_by(Run.created_at)
+                select(Run).where(Run.status.in_([s.value for s in ACTIVE]))
+                .order_by(Run.created_at)
             ).scalars().all()
         from gan_core.checkpoint import latest_checkpoint
 
@@ -313,11 +313,11 @@ class RunService:
         for run in runs:
             if run.id in alive:
                 continue
-            if run.status == "queued":
+            if run.status == RunStatus.QUEUED:
                 path = latest_checkpoint(self.run_dir(run.id))
                 self.jobs.submit(self._spec(run, RunConfig.model_validate(run.config),
                                             str(path) if path else None))
             else:
                 self.hub.publish(run.id, [status_event(  # from a thread: through the loop
-                    "interrupted", -1, f"the server stopped while this run was {run.status}; "
-                    "resume it to continue")])
+                    RunStatus.INTERRUPTED, -1,
+                    f"the server stopped while this run was {run.status}; resume it to continue")])

@@ -30,10 +30,11 @@ from typing import Any
 
 from sqlalchemy import select
 
+from gan_core.status import ACTIVE, RunStatus
 from server.db import Database
 from server.errors import Conflict, Invalid, NotFound
 from server.hub import Hub
-from server.models import ACTIVE, MetricPoint, Run, Sweep
+from server.models import MetricPoint, Run, Sweep
 from server.schemas import AxisRange, ControlRequest, RunCreate, SweepCreate
 from server.service import RunService
 from server.settings import Settings
@@ -154,9 +155,9 @@ class MedianRule:
         tracked = self._sweeps[sweep_id]
         kind = message["type"]
         if kind == "status":
-            if message["status"] == "stopped" and run_id in self._reasons:
+            if message["status"] == RunStatus.STOPPED and run_id in self._reasons:
                 message["message"] = self._reasons.pop(run_id)
-            elif message["status"] in ("queued", "running"):
+            elif message["status"] in (RunStatus.QUEUED, RunStatus.RUNNING):
                 self._stopped.discard(run_id)  # resumed: judged afresh
             return
         if kind == "started" and message.get("resumed"):
@@ -373,7 +374,7 @@ class SweepService:
                 raise NotFound(f"no sweep {sweep_id}")
             runs = self._runs(session, sweep_id)
         done, left = [], []
-        wanted = ACTIVE if action == "stop" else ("interrupted", "failed")
+        wanted = ACTIVE if action == "stop" else (RunStatus.INTERRUPTED, RunStatus.FAILED)
         for run in runs:
             if run.status not in wanted:
                 continue

@@ -12,11 +12,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from gan_core.status import RunStatus
 from server.jobs.worker import WorkerSpec
 
-__all__ = ["TERMINAL", "ActiveRun", "JobBackend", "Publish", "status_event"]
-
-TERMINAL = {"stopped", "completed", "diverged", "failed", "interrupted"}
+__all__ = ["ActiveRun", "JobBackend", "Publish", "status_event"]
 
 # publish(run_id, events, cursor): ``cursor`` is the backend's number of the last event in
 # ``events`` (stored with the rows, so that a re-attached stream resumes after it), or None
@@ -73,8 +72,9 @@ class JobBackend(Protocol):
         """The server stops: stop or detach every worker."""
 
 
-def status_event(status: str, step: int, message: str, **extra: Any) -> Any:
+def status_event(status: RunStatus, step: int, message: str, **extra: Any) -> Any:
     """A server-side status change, as a gan_core event (step -1: at the run's step)."""
     from gan_core.events import StatusChanged
 
-    return StatusChanged(step=step, status=status, message=message, extra=extra)  # type: ignore[arg-type]
+    return StatusChanged(step=step, status=RunStatus(status).value,  # type: ignore[arg-type]
+                         message=message, extra=extra)

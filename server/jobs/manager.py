@@ -20,7 +20,8 @@ from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from typing import Any
 
-from server.jobs.base import TERMINAL, ActiveRun, Publish, status_event
+from gan_core.status import TERMINAL, RunStatus
+from server.jobs.base import ActiveRun, Publish, status_event
 from server.jobs.worker import WorkerSpec, run_worker
 
 __all__ = ["JobManager", "default_gpus", "describe_exit"]
@@ -197,7 +198,7 @@ class JobManager:
             name=f"ganscope-run-{spec.run_id}",
             daemon=False,
         )
-        self.publish(spec.run_id, [status_event("starting", -1, "")])  # at the run's step
+        self.publish(spec.run_id, [status_event(RunStatus.STARTING, -1, "")])  # at the run's step
         process.start()
         sender.close()  # the child holds the write end; EOF reaches us when it exits
         self._jobs[spec.run_id] = Job(spec, process, receiver, controls, gpu)
@@ -238,8 +239,8 @@ class JobManager:
     def _note_status(self, job: Job, event: Any) -> Any:
         status = getattr(event, "status", None)
         if status in TERMINAL:
-            if job.interrupting and status == "stopped":
-                event = status_event("interrupted", event.step,
+            if job.interrupting and status == RunStatus.STOPPED:
+                event = status_event(RunStatus.INTERRUPTED, event.step,
                                 "the server shut down; resume the run to continue")
             job.final_status = event.status
         return event
@@ -251,7 +252,7 @@ class JobManager:
         run_id = job.spec.run_id
         if job.final_status is None:
             message = describe_exit(code)
-            status = "interrupted" if job.interrupting else "failed"
+            status = RunStatus.INTERRUPTED if job.interrupting else RunStatus.FAILED
             log.warning("run %s: %s", run_id, message)
             self.publish(run_id, [status_event(status, -1, message, exit_code=code)])
         if job.channel is not None:

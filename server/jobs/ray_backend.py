@@ -31,7 +31,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from server.jobs.base import TERMINAL, ActiveRun, Publish, status_event
+from gan_core.status import TERMINAL, RunStatus
+from server.jobs.base import ActiveRun, Publish, status_event
 from server.jobs.mirror import RunFolderMirror
 from server.jobs.worker import WorkerSpec
 
@@ -195,7 +196,7 @@ class RayJobManager:
             r = _Remote(spec, actor, request=request,
                         mirror=RunFolderMirror(Path(spec.run_dir)))
             self._runs[spec.run_id] = r
-        self.publish(spec.run_id, [status_event("queued", -1, self._wait_reason(request),
+        self.publish(spec.run_id, [status_event(RunStatus.QUEUED, -1, self._wait_reason(request),
                                                 request=request)])
         self._start_pump(r)
 
@@ -224,7 +225,7 @@ class RayJobManager:
             except ValueError:
                 continue
             spec = WorkerSpec(run.run_id, run.run_dir, "{}", cursor=run.cursor)
-            r = _Remote(spec, actor, reattached=run.status != "queued",
+            r = _Remote(spec, actor, reattached=run.status != RunStatus.QUEUED,
                         mirror=RunFolderMirror(Path(run.run_dir), resume_step=run.step))
             with self._lock:
                 self._runs[run.run_id] = r
@@ -274,7 +275,7 @@ class RayJobManager:
             log.exception("run %s: the event pump failed", r.spec.run_id)
             if not r.cancelled and r.final_status is None and not r.detach.is_set():
                 self.publish(r.spec.run_id, [status_event(
-                    "failed", -1, "the server lost the run's event stream; see the log")])
+                    RunStatus.FAILED, -1, "the server lost the run's event stream; see the log")])
         finally:
             if r.mirror is not None:
                 r.mirror.close()
@@ -327,14 +328,14 @@ class RayJobManager:
         r.started = True
         if not r.reattached:
             node = r.info.get("node", "?")
-            self.publish(r.spec.run_id, [status_event(
-                "starting", -1, f"on node {node}", node=node, node_id=r.info.get("node_id"))])
+            self.publish(r.spec.run_id, [status_event(RunStatus.STARTING, -1, f"on node {node}",
+                                                      node=node, node_id=r.info.get("node_id"))])
 
     def _note(self, r: _Remote, event: Any) -> Any:
         status = getattr(event, "status", None)
         if status in TERMINAL:
-            if r.interrupting and status == "stopped":
-                event = status_event("interrupted", event.step,
+            if r.interrupting and status == RunStatus.STOPPED:
+                event = status_event(RunStatus.INTERRUPTED, event.step,
                                      "the server shut down; resume the run to continue")
             r.final_status = event.status
         return event
@@ -353,11 +354,11 @@ class RayJobManager:
         node = r.info.get("node")
         where = f" on node {node}" if node else ""
         if "because its node has died" in text or not self._node_alive(r.info.get("node_id")):
-            status = "interrupted"
+            status = RunStatus.INTERRUPTED
             message = (f"its node{' ' + node if node else ''} left the cluster; resume the run "
                        "to continue from its last checkpoint, on any node")
         else:
-            status = "failed"
+            status = RunStatus.FAILED
             lines = [line.strip() for line in text.splitlines() if line.strip()]
             detail = next((line for line in lines if "died" in line or "dead" in line),
                           lines[0] if lines else type(exc).__name__)

@@ -30,6 +30,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from gan_core.status import RunStatus
 from server.jobs.worker import WorkerSpec, report_failure, train_run
 
 __all__ = ["EventBuffer", "RunActor", "load_target"]
@@ -65,9 +66,9 @@ class EventBuffer:
         if event.kind == "checkpoint":
             blob = Path(event.path).read_bytes()  # the server cannot read this node's disk
             event = dataclasses.replace(event, path=Path(event.path).name)
-        elif event.kind == "status" and self.lost_server and event.status == "stopped":
+        elif event.kind == "status" and self.lost_server and event.status == RunStatus.STOPPED:
             event = dataclasses.replace(
-                event, status="interrupted",
+                event, status=RunStatus.INTERRUPTED.value,
                 message="the run lost contact with the server and stopped with a checkpoint; "
                         "resume it to continue")
         with self._cond:

@@ -165,12 +165,13 @@ def run_worker(spec: WorkerSpec, channel: Connection, controls: Any) -> None:
 def report_failure(run_id: str, exc: BaseException, sink: Any) -> None:
     """A run that could not train: ``failed`` with a message a user can act on."""
     from gan_core.events import StatusChanged
+    from gan_core.status import RunStatus
 
     message = str(exc) or type(exc).__name__
     if not isinstance(exc, ValueError | RuntimeError | OSError):
         message = f"{type(exc).__name__}: {message}"
     log.exception("run %s failed", run_id)
-    sink(StatusChanged(step=0, status="failed", message=message))
+    sink(StatusChanged(step=0, status=RunStatus.FAILED.value, message=message))
 
 
 def _train_in_run_dir(spec: WorkerSpec, sender: ChannelSender, controls: _Controls) -> None:

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Query, Response, status
 from fastapi.responses import FileResponse
 from sqlalchemy import func, select
 
+from gan_core.status import STATUSES
 from server.deps import AdminDep, RunId, StateDep, StepPath
 from server.errors import NotFound, answers, content
 from server.history import checkpoint_public, sample_public
@@ -18,9 +19,6 @@ from server.models import CheckpointRow, MetricPoint, Run, RunEvent, SampleRow
 from server.schemas import MAX_INT, ControlRequest, RunCreate, RunPublic, RunsPublic
 
 router = APIRouter(prefix="/api/runs", tags=["runs"])
-
-STATUSES = ("queued", "starting", "running", "paused", "stopped", "completed", "diverged",
-            "failed", "interrupted")
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, dependencies=[AdminDep],

@@ -40,11 +40,13 @@ def config_schema() -> dict[str, Any]:
 
 @router.get("/registry")
 def registry() -> dict[str, Any]:
-    """Data sets, models, losses and presets, with their descriptions."""
+    """Data sets, models, losses and presets, with their descriptions; and the run statuses,
+    each with its sets and the actions it allows."""
     from gan_core.config import TOY_DATASETS, DCGANModel, MLPModel
     from gan_core.data import DATASETS
     from gan_core.losses import LOSSES
     from gan_core.presets import PRESETS, preset_dict
+    from gan_core.status import describe_statuses
 
     return {
         "datasets": [{**entry, "kind": "toy" if entry["name"] in TOY_DATASETS else "image"}
@@ -54,4 +56,5 @@ def registry() -> dict[str, Any]:
         "losses": LOSSES.describe(),
         "presets": [{**entry, "config": preset_dict(entry["name"])}
                     for entry in PRESETS.describe()],
+        "statuses": describe_statuses(),
     }

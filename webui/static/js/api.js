@@ -198,4 +198,25 @@ export function fmtAge(iso) {
   return `${Math.round(seconds / 86400)} d ago`;
 }
 
-export const LIVE_STATUSES = new Set(["queued", "starting", "running", "paused"]);
+// The run statuses and the rules of each (its sets, the actions the server accepts) as the
+// server serves them (GET /api/registry, `statuses`), so that no page keeps a list of its own.
+// Read once, before any page's module runs: name -> {name, active, live, terminal, resumable,
+// with_error, actions}.
+export const RUN_STATUSES = await loadRunStatuses();
+
+// The server's `active` statuses: queued, or held by a trainer.
+export const LIVE_STATUSES = new Set(
+  [...RUN_STATUSES.values()].filter((s) => s.active).map((s) => s.name));
+
+async function loadRunStatuses() {
+  try {
+    const registry = await api("/api/registry");
+    return new Map(registry.statuses.map((s) => [s.name, s]));
+  } catch (err) {
+    console.error("run statuses:", err.message);
+    if (document.getElementById("banner")) {
+      showBanner(`Could not read the run statuses: ${err.message}`, "error");
+    }
+    return new Map();
+  }
+}

@@ -3,14 +3,19 @@
 // compare. Sweeps are listed above it, and a sweep's runs link to their sweep.
 
 import {
-  api, el, fmtAge, fmtNumber, hideBanner, LIVE_STATUSES, parseTime, setConnection, showBanner,
-  Stream,
+  api, el, fmtAge, fmtNumber, hideBanner, LIVE_STATUSES, parseTime, RUN_STATUSES, setConnection,
+  showBanner, Stream,
 } from "./api.js";
 
-// What POST /api/runs/{id}/control {"action": "resume"} accepts: a paused run continues at
-// once; a finished one continues from its last checkpoint (a completed one needs more steps).
-const RESUMABLE = new Set(["paused", "stopped", "failed", "interrupted", "diverged", "completed"]);
-const WITH_REASON = new Set(["failed", "diverged", "interrupted"]);
+// A status's rules as the server serves them: `resumable` (a resume starts it again from its
+// last checkpoint), `with_error` (its message is the run's error), the `actions` it allows.
+const NO_RULES = { resumable: false, with_error: false, actions: [] };
+const rules = (status) => RUN_STATUSES.get(status) || NO_RULES;
+// a completed run is at its step total: it only continues, towards a larger one
+const continuesOnly = (status) => {
+  const { actions } = rules(status);
+  return actions.includes("continue") && !actions.includes("resume");
+};
 // a run that waits says why ("waiting for a GPU in the cluster"), one that starts says where,
 // one that a sweep's median rule stopped says at which step and against what
 const WITH_NOTE = new Set(["queued", "starting", "stopped"]);
@@ -158,7 +163,7 @@ function renderRow(run) {
   row.check.setAttribute("aria-label", `Select ${run.name} to compare`);
   row.badge.textContent = run.status;
   row.badge.dataset.status = run.status;
-  const reason = WITH_REASON.has(run.status) ? run.error || ""
+  const reason = rules(run.status).with_error ? run.error || ""
     : WITH_NOTE.has(run.status) ? run.status_message || "" : "";
   row.reason.textContent = reason;
   row.reason.hidden = !reason;
@@ -178,9 +183,9 @@ function renderRow(run) {
   row.age.dateTime = run.created_at;
   row.age.title = parseTime(run.created_at).toLocaleString();
   row.age.textContent = fmtAge(run.created_at);
-  row.resume.hidden = !RESUMABLE.has(run.status);
-  row.resume.textContent = run.status === "completed" ? "Continue…" : "Resume";
-  row.resume.setAttribute("aria-label", `${run.status === "completed" ? "Continue" : "Resume"} ${run.name}`);
+  row.resume.hidden = !rules(run.status).resumable;
+  row.resume.textContent = continuesOnly(run.status) ? "Continue…" : "Resume";
+  row.resume.setAttribute("aria-label", `${continuesOnly(run.status) ? "Continue" : "Resume"} ${run.name}`);
   row.remove.setAttribute("aria-label", `Delete ${run.name}`);
 }
 
@@ -298,7 +303,7 @@ function onFrame(frame) {
         if (run.sweep_id) scheduleSweeps();
         run.status = frame.status;
         run.status_message = frame.message || null;
-        if (WITH_REASON.has(frame.status)) run.error = frame.message || run.error;
+        if (rules(frame.status).with_error) run.error = frame.message || run.error;
         else if (frame.status === "queued" || frame.status === "running") run.error = null;
       } else {
         run.last_metrics = { ...run.last_metrics, loss_d: frame.loss_d, loss_g: frame.loss_g };
@@ -387,7 +392,7 @@ async function resume(id, button) {
   const run = runs.get(id);
   if (!run) return;
   const body = { action: "resume" };
-  if (run.status === "completed") {
+  if (continuesOnly(run.status)) {
     // a finished run continues only towards a new, larger total
     const input = el("input", { type: "number", name: "steps", min: run.total_steps + 1, step: 1,
       value: run.total_steps * 2, required: true });
