@@ -47,15 +47,16 @@ log = logging.getLogger(__name__)
 REPLACEABLE = {"sample", "view"}
 WRITE_BATCH = 500
 PROGRESS_INTERVAL_S = 0.5
-# A client's messages follow Nagle's rule with an idle fast path. A frame for a client that has
-# been sent nothing for BURST_S goes out at once: a run that reports up to 1/BURST_S times a
-# second reaches its watchers without delay. What comes sooner waits until BURST_S after the
-# last message (one early message: a hiccup upstream that bunched two reports), and while
-# messages keep coming early, frames pile up: they wait together until COALESCE_S after the
-# last message, so a run that reports every step costs each watcher 1/COALESCE_S messages a
-# second, not hundreds (the per-message work of the server, the network and the browser).
+# A client's messages follow Nagle's rule with an idle fast path. While frames come BURST_S or
+# more apart on average (over about the last 1/PACE_WEIGHT of them), each goes out at once: a
+# run that reports up to 1/BURST_S times a second reaches its watchers without delay, and two
+# reports that a hiccup upstream bunched together do not change that. When they come faster,
+# they pile up: they wait together until COALESCE_S after the client's last message, so a run
+# that reports every step costs each watcher 1/COALESCE_S messages a second, not hundreds (the
+# per-message work of the server, the network and the browser).
 BURST_S = 0.005
 COALESCE_S = 0.02
+PACE_WEIGHT = 0.1
 
 
 def _finite(value: Any) -> Any:
@@ -128,10 +129,16 @@ class Subscriber:
     overflowed: bool = False
     burst: float = BURST_S
     window: float = COALESCE_S
-    last_message: float = -math.inf  # the event loop's time when the last message was taken
-    bursting: bool = False  # the last message went out within ``burst`` of the one before
+    last_message: float = -math.inf  # time.monotonic() when the last message was taken
+    last_push: float | None = None
+    pace: float | None = None  # the moving average of the time between frames, s
 
     def push(self, frame: Frame) -> None:
+        now = time.monotonic()
+        if self.last_push is not None:  # an idle spell counts as one slow frame, no more
+            gap = min(now - self.last_push, self.window)
+            self.pace = gap if self.pace is None else self.pace + PACE_WEIGHT * (gap - self.pace)
+        self.last_push = now
         if frame.type in REPLACEABLE:
             for old in self.pending:
                 if old.type == frame.type:
@@ -159,23 +166,25 @@ class Subscriber:
         """Forget frames the client already has (they were in its history)."""
         self.pending = deque(f for f in self.pending if f.seq > seq)
 
+    @property
+    def piling_up(self) -> bool:
+        """Whether frames come faster than ``burst`` apart (see ``COALESCE_S``)."""
+        return self.pace is not None and self.pace < self.burst
+
     async def next_frames(self) -> list[Frame]:
         """Wait for the frames of the client's next message (a gap notice first when frames
-        were dropped): at once for an idle client, together while they pile up (see
-        ``COALESCE_S``). Empty: the client is too far behind and must be disconnected."""
-        loop = asyncio.get_running_loop()
+        were dropped): at once, or while frames pile up, ``window`` after the last message
+        (see ``COALESCE_S``). Empty: the client is too far behind and must be disconnected."""
         while True:
             await self.wakeup.wait()
-            soon = loop.time() - self.last_message < self.burst
-            if soon:
-                wait = self.window if self.bursting else self.burst
-                await asyncio.sleep(self.last_message + wait - loop.time())
+            if self.piling_up:
+                await asyncio.sleep(self.last_message + self.window - time.monotonic())
             self.wakeup.clear()
             if self.overflowed:
                 return []
             frames = self.take()
             if frames:
-                self.last_message, self.bursting = loop.time(), soon
+                self.last_message = time.monotonic()
                 return frames
 
     def take(self) -> list[Frame]:
