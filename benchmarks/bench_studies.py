@@ -2,6 +2,8 @@
 
     .venv/bin/python benchmarks/bench_studies.py                 # three phases, ~3 min
     .venv/bin/python benchmarks/bench_studies.py --participants 20 --trials 10 --pace 0.2
+    .venv/bin/python benchmarks/bench_studies.py --phases saturated,ceiling \
+        --client-cpu 0 --server-cpu 1            # capacity, and the HTTP stack's own ceiling
     .venv/bin/python benchmarks/bench_studies.py --database-url sqlite \
         --database-url postgresql+psycopg://user:pw@127.0.0.1/ganscope   # both, side by side
 
@@ -20,6 +22,12 @@ its own:
 - ``SIGKILL midway``: saturated, the server is killed with SIGKILL when half the judgments are
   acknowledged, then restarted; clients retry what failed (a judgment is idempotent). Every
   acknowledged judgment must be in the database afterwards, and none twice.
+- ``ceiling`` (only when asked for with ``--phases``): what the same client gets from the same
+  server for requests that store nothing, so that the saturated figure can be read against the
+  HTTP stack's own cost: ``GET /api/health`` (a read transaction, run in the thread pool) and
+  ``GET`` of an unknown path (routing and a 404: no endpoint), on the judgment server, and one
+  ``async`` route returning a constant on a bare FastAPI app served by uvicorn with
+  ``ganscope serve``'s options, pinned like the server.
 
 The server runs on the SQLite file in its data folder (``sqlite``, the default) or on the
 database ``--database-url`` names (PostgreSQL: a database its role may create tables in; the
@@ -34,14 +42,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import importlib.util
+import json
 import os
 import random
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -120,15 +132,170 @@ def stored(server, study_id: str) -> tuple[int, int, set[tuple[str, int]]]:
     return len(rows), len(keys), keys
 
 
+async def hammer(url: str, path: str, n: int, each: int) -> tuple[int, float]:
+    """``n`` clients that GET ``path`` ``each`` times one after another: (requests, seconds)."""
+    times: list[float] = []
+
+    async def client_loop(client: httpx.AsyncClient) -> None:
+        for _ in range(each):
+            r = await client.get(path)
+            if r.status_code not in (200, 404):
+                raise RuntimeError(f"GET {path}: {r.status_code} {r.text}")
+        times.append(time.perf_counter())
+
+    async with clients(url, n) as each_client:
+        await asyncio.gather(*(c.get(path) for c in each_client))  # connections open
+        start = time.perf_counter()
+        await asyncio.gather(*(client_loop(c) for c in each_client))
+    return n * each, max(times) - start
+
+
+CLIENT = "raw"
+
+
+class RawResponse:
+    def __init__(self, status_code: int, body: bytes) -> None:
+        self.status_code = status_code
+        self.text = body.decode()
+
+    def json(self):
+        return json.loads(self.text)
+
+    def raise_for_status(self) -> None:
+        if self.status_code >= 400:
+            raise httpx.HTTPStatusError(f"{self.status_code} {self.text}", request=None,
+                                        response=None)  # type: ignore[arg-type]
+
+
+class RawClient:
+    """One keep-alive HTTP/1.1 connection written and read by hand: a few tens of
+    microseconds of client CPU a request where httpx spends several hundred, so that a
+    single client core can ask more of the server than the server can answer. Errors on the
+    connection surface as httpx.TransportError (the participant retries) and reconnect."""
+
+    def __init__(self, url: str) -> None:
+        self.host, port = url.removeprefix("http://").split(":")
+        self.port = int(port)
+        self.streams: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+
+    async def request(self, method: str, path: str, body: bytes = b"") -> RawResponse:
+        try:
+            if self.streams is None:
+                self.streams = await asyncio.open_connection(self.host, self.port)
+            reader, writer = self.streams
+            head = (f"{method} {path} HTTP/1.1\r\nhost: {self.host}\r\n"
+                    f"content-type: application/json\r\ncontent-length: {len(body)}\r\n\r\n")
+            writer.write(head.encode() + body)
+            status_line, _, headers = (await reader.readuntil(b"\r\n\r\n")).partition(b"\r\n")
+            length = 0
+            for line in headers.split(b"\r\n"):
+                name, _, value = line.partition(b":")
+                if name.lower() == b"content-length":
+                    length = int(value)
+            return RawResponse(int(status_line.split()[1]), await reader.readexactly(length))
+        except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
+            await self.aclose()
+            raise httpx.TransportError(str(exc)) from exc
+
+    async def get(self, path: str) -> RawResponse:
+        return await self.request("GET", path)
+
+    async def post(self, path: str, json: dict) -> RawResponse:
+        return await self.request("POST", path, _json_bytes(json))
+
+    async def aclose(self) -> None:
+        if self.streams is not None:
+            self.streams[1].close()
+            self.streams = None
+
+
+def _json_bytes(value: dict) -> bytes:
+    return json.dumps(value, separators=(",", ":")).encode()
+
+
+@contextlib.asynccontextmanager
+async def clients(url: str, n: int) -> AsyncIterator[list[httpx.AsyncClient]]:
+    """One HTTP client per participant, as each has a browser of their own (``--client raw``,
+    the default: RawClient; ``httpx``: an httpx client each); or, with ``--client
+    httpx-shared``, one client whose pool holds the n connections. httpx looks at every pooled
+    connection for each request (is it expired? readable?), so a shared pool of 100 costs the
+    client a few hundred microseconds a request: on one core, that caps the figure near the
+    client's speed, not the server's."""
+    async with contextlib.AsyncExitStack() as stack:
+        if CLIENT == "raw":
+            each = [RawClient(url) for _ in range(n)]
+            for client in each:
+                stack.push_async_callback(client.aclose)
+            yield each
+        elif CLIENT == "httpx-shared":
+            limits = httpx.Limits(max_connections=n, max_keepalive_connections=n)
+            shared = await stack.enter_async_context(
+                httpx.AsyncClient(base_url=url, timeout=60, limits=limits))
+            yield [shared] * n
+        else:
+            yield [await stack.enter_async_context(httpx.AsyncClient(base_url=url, timeout=60))
+                   for _ in range(n)]
+
+
+BARE_APP = """
+import sys, uvicorn
+from fastapi import FastAPI
+from server.cli import UVICORN_OPTIONS
+app = FastAPI()
+
+@app.get("/ping")
+async def ping() -> dict:
+    return {"status": "ok"}
+
+uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning",
+            **UVICORN_OPTIONS)
+"""
+
+
+def ceiling(server, n: int, each: int) -> None:
+    """Requests/s for requests that store nothing, with the judgments' client."""
+    for path in ("/api/health", "/api/no-such-path"):
+        count, wall = asyncio.run(hammer(server.url, path, n, each))
+        print(f"  GET {path} on the judgment server: {count / wall:.0f} requests/s")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    bare = subprocess.Popen([sys.executable, "-c", BARE_APP, str(port)], cwd=ROOT)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        for _ in range(100):
+            try:
+                httpx.get(url + "/ping", timeout=1)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        if SERVER_CPUS is not None:
+            subprocess.run(["taskset", "-a", "-p", "-c", SERVER_CPUS, str(bare.pid)],
+                           check=True, capture_output=True)
+        count, wall = asyncio.run(hammer(url, "/ping", n, each))
+        print(f"  GET /ping (async, a constant) on a bare FastAPI app: {count / wall:.0f} "
+              "requests/s")
+    finally:
+        bare.terminate()
+        bare.wait()
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process, all its threads (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def phase(server, study_id: str, n: int, trials: int, kill_at: int | None,
                 pace: float = 0.0) -> dict:
     acked: set[tuple[str, int]] = set()
     latencies: list[float] = []
     times: list[float] = []
-    limits = httpx.Limits(max_connections=n, max_keepalive_connections=n)
-    async with httpx.AsyncClient(base_url=server.url, timeout=60, limits=limits) as client:
+    cpu_before = cpu_seconds(server.proc.pid)
+    async with clients(server.url, n) as each_client:
         tasks = [asyncio.create_task(participant(client, study_id, f"B{i}", trials, acked,
-                                                 latencies, pace, times)) for i in range(n)]
+                                                 latencies, pace, times))
+                 for i, client in enumerate(each_client)]
         killed_after = None
         if kill_at is not None:
             while len(acked) < kill_at:
@@ -139,10 +306,11 @@ async def phase(server, study_id: str, n: int, trials: int, kill_at: int | None,
             await asyncio.to_thread(server.start)
             pin(server)
         await asyncio.gather(*tasks)
+    server_cpu = None if kill_at is not None else cpu_seconds(server.proc.pid) - cpu_before
     rows, distinct, keys = stored(server, study_id)
     out = {"acked": len(acked), "stored": rows, "distinct": distinct,
            "missing_acked": len(acked - keys), "latencies": latencies,
-           "wall": max(times) - min(times)}
+           "wall": max(times) - min(times), "server_cpu": server_cpu}
     if kill_at is not None:
         out["killed_after"] = killed_after
         out["acked_before_kill_missing"] = len(acked_at_kill - keys)
@@ -170,6 +338,7 @@ def make_study(api: httpx.Client, run_id: str, trials: int) -> str:
 
 TARGETS = {"paced": "p99 <= 50 ms", "saturated": ">= 1,000 judgments/s",
            "SIGKILL midway": "none acknowledged lost"}
+PHASES = {"paced": "paced", "saturated": "saturated", "sigkill": "SIGKILL midway"}
 
 
 def report(name: str, result: dict, expected: int) -> bool:
@@ -187,13 +356,18 @@ def report(name: str, result: dict, expected: int) -> bool:
           f"judgments/s from the first sent to the last acknowledged")
     met = {"paced": result["p99"] <= 50, "saturated": result["rate"] >= 1000,
            "SIGKILL midway": result["missing_acked"] == 0}[name]
+    if result["server_cpu"]:  # a figure that other work on the machine does not change
+        per = result["server_cpu"] / expected
+        print(f"  server CPU time: {per * 1e3:.3f} ms a judgment (its session's start "
+              f"included): {1 / per:.0f} judgments/s on one core it had to itself")
     print(f"  target {TARGETS[name]}: {'met' if met else 'MISSED'}; "
           f"{'stored exactly once: OK' if ok else 'STORAGE FAILED'}")
     return ok
 
 
 def run_on(url: str, args: argparse.Namespace) -> tuple[bool, dict[str, dict]]:
-    """The three phases on a fresh server over the database ``url`` ("sqlite": its file)."""
+    """The phases on a fresh server over the database ``url`` ("sqlite": its file)."""
+    names = [PHASES[p] for p in args.phases if p in PHASES]
     Server = _server_class()
     env = {} if url == "sqlite" else {"GANSCOPE_DATABASE_URL": url}
     results: dict[str, dict] = {}
@@ -208,21 +382,25 @@ def run_on(url: str, args: argparse.Namespace) -> tuple[bool, dict[str, dict]]:
                 while api.get(f"/api/runs/{run_id}").json()["status"] not in ("completed",
                                                                                "failed"):
                     time.sleep(0.2)
-                studies = {name: make_study(api, run_id, args.trials) for name in TARGETS}
+                studies = {name: make_study(api, run_id, args.trials) for name in names}
             expected = args.participants * args.trials
             plan = {"paced": (None, args.pace), "saturated": (None, 0.0),
                     "SIGKILL midway": (expected // 2, 0.0)}
-            for name, (kill_at, pace) in plan.items():
+            for name in names:
+                kill_at, pace = plan[name]
                 results[name] = asyncio.run(phase(server, studies[name], args.participants,
                                                   args.trials, kill_at, pace))
                 ok &= report(name, results[name], expected)
+            if "ceiling" in args.phases:
+                print("ceiling: requests that store nothing, same client")
+                ceiling(server, args.participants, args.trials)
         finally:
             server.stop()
     return ok, results
 
 
 def main() -> int:
-    global SERVER_CPUS
+    global SERVER_CPUS, CLIENT
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--participants", type=int, default=100)
     parser.add_argument("--trials", type=int, default=50)
@@ -231,17 +409,34 @@ def main() -> int:
     parser.add_argument("--database-url", action="append", dest="urls", metavar="URL",
                         help="the server's database: sqlite (its own file, the default) or a "
                         "SQLAlchemy URL; repeat to compare databases")
+    parser.add_argument("--phases", default="paced,saturated,sigkill",
+                        help="comma-separated, of paced, saturated, sigkill, ceiling (default "
+                        "the first three)")
+    parser.add_argument("--client", choices=("raw", "httpx", "httpx-shared"), default="raw",
+                        help="the participants' HTTP client: raw (default: a hand-written "
+                        "keep-alive client, cheap enough that one core outruns the server), "
+                        "httpx (one each) or httpx-shared (one for all, with a pool of "
+                        "--participants connections: the figures before issue 16's study; on "
+                        "one client core, the client's own work, not the server, sets them)")
     parser.add_argument("--server-cpu", help="CPUs of the server, e.g. 1 (taskset list)")
     parser.add_argument("--client-cpu", help="CPUs of the simulated participants, e.g. 0")
     args = parser.parse_args()
+    args.phases = [p.strip() for p in args.phases.split(",") if p.strip()]
+    unknown = set(args.phases) - {*PHASES, "ceiling"}
+    if unknown or not args.phases:
+        parser.error(f"--phases: unknown {', '.join(sorted(unknown))}; choose from paced, "
+                     "saturated, sigkill, ceiling")
     if min(args.participants, args.trials) < 1 or args.pace < 0:
         parser.error("--participants and --trials must be at least 1, --pace at least 0")
     SERVER_CPUS = args.server_cpu
+    CLIENT = args.client
     if args.client_cpu:
         os.sched_setaffinity(0, {int(c) for c in args.client_cpu.split(",")})
     print(f"bench_studies: {os.cpu_count()} CPU cores; {args.participants} participants x "
-          f"{args.trials} judgments per phase; paced at {args.pace} s per trial; server CPUs "
-          f"{args.server_cpu or 'all'}, client CPUs {args.client_cpu or 'all'}")
+          f"{args.trials} judgments per phase ({', '.join(args.phases)}); paced at {args.pace} s "
+          f"per trial; server CPUs {args.server_cpu or 'all'}, client CPUs "
+          f"{args.client_cpu or 'all'}; "
+          f"{args.client} HTTP client")
     ok, table = True, {}
     for url in args.urls or ["sqlite"]:
         good, table[url] = run_on(url, args)

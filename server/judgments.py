@@ -7,7 +7,8 @@ against what it knows of its session (the trials are fixed when a session starts
 comes next is the writer's own count, since it is the only writer of judgments), inserts the
 accepted ones and marks finished sessions in **one** transaction, commits, and only then
 answers each request: many acknowledgements share one commit, and none comes before its row is
-committed. A retry of a stored judgment (the browser did not hear the answer) is answered as
+committed. The answers of a batch go back to the event loop in one call, not one wake-up per
+judgment. A retry of a stored judgment (the browser did not hear the answer) is answered as
 the first time and changes nothing; one whose first copy is in the same batch gets that copy's
 answer.
 
@@ -21,11 +22,12 @@ transactions and never waits for this writer.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import queue
 import threading
-from concurrent.futures import Future
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, insert, select, update
@@ -68,7 +70,8 @@ class _Item:
     response: int
     exposures_ms: list[float]
     response_ms: float
-    future: Future = field(default_factory=Future)
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future  # of ``loop``: set there, never from the writer thread
 
 
 class JudgmentWriter:
@@ -86,9 +89,11 @@ class JudgmentWriter:
 
     async def submit(self, study_id: str, token: str, position: int, response: int,
                      exposures_ms: list[float], response_ms: float) -> dict[str, Any]:
-        item = _Item(study_id, token, position, response, list(exposures_ms), response_ms)
+        loop = asyncio.get_running_loop()
+        item = _Item(study_id, token, position, response, list(exposures_ms), response_ms,
+                     loop, loop.create_future())
         self._queue.put(item)
-        return await asyncio.wrap_future(item.future)
+        return await item.future
 
     def stop(self, timeout: float = 30) -> None:
         """Answer what is queued, then end the thread."""
@@ -116,17 +121,19 @@ class JudgmentWriter:
                 except Exception as exc:
                     self._sessions.clear()
                     answers = [exc]
-                self._answer(item, answers[0])
+                self._answer([(item, answers[0])])
             return
-        for item, answer in zip(batch, answers, strict=True):
-            self._answer(item, answer)
+        self._answer(zip(batch, answers, strict=True))
 
     @staticmethod
-    def _answer(item: _Item, answer: Any) -> None:
-        if isinstance(answer, BaseException):
-            item.future.set_exception(answer)
-        else:
-            item.future.set_result(answer)
+    def _answer(answered: Iterable[tuple[_Item, Any]]) -> None:
+        """Hand the answers to their event loops: one thread-safe call per loop and batch."""
+        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future, Any]]] = {}
+        for item, answer in answered:
+            by_loop.setdefault(item.loop, []).append((item.future, answer))
+        for loop, settled in by_loop.items():
+            with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits for these
+                loop.call_soon_threadsafe(_settle, settled)
 
     def _commit(self, batch: list[_Item]) -> list[Any]:
         """One transaction for the batch; the answers (or errors) in its order."""
@@ -214,3 +221,13 @@ class JudgmentWriter:
                          row.completed_at is not None)
         self._sessions[key] = found
         return found
+
+
+def _settle(settled: list[tuple[asyncio.Future, Any]]) -> None:
+    for future, answer in settled:
+        if future.done():  # the request was cancelled (its client went away); stored anyway
+            continue
+        if isinstance(answer, BaseException):
+            future.set_exception(answer)
+        else:
+            future.set_result(answer)

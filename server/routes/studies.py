@@ -228,12 +228,15 @@ def session_state(study_id: StudyId, token: Token, state: StateDep) -> dict[str,
 
 @router.post("/api/studies/{study_id}/sessions/{token}/judgments", responses=answers(409))
 async def submit_judgment(study_id: StudyId, token: Token, body: JudgmentIn,
-                          state: StateDep) -> dict[str, Any]:
+                          request: Request) -> dict[str, Any]:
     """Store the answer to the next trial (committed before this answers); sending the same
     trial again changes nothing. Practice trials get feedback; main trials only a receipt.
     Judgments that arrive together share one commit (server/judgments.py)."""
-    return await state.judgments.submit(study_id, token, body.position, body.response,
-                                        body.exposures_ms, body.response_ms)
+    # get_state called, not StateDep: FastAPI runs a plain-def dependency in the thread pool,
+    # a round trip through a worker thread for every judgment (issue 16)
+    return await get_state(request).judgments.submit(study_id, token, body.position,
+                                                     body.response, body.exposures_ms,
+                                                     body.response_ms)
 
 
 @router.get("/api/studies/{study_id}/images/{image_id}.png", response_class=FileResponse,

@@ -126,3 +126,28 @@ def test_retries_errors_and_a_deleted_study(db: Database) -> None:
             StudySession.token == token).order_by(Judgment.position)).scalars().all()
         assert positions == [0, 1, 2]
         assert session.execute(select(func.count()).select_from(PoolImage)).scalar_one() == 8
+
+
+def test_a_participant_who_goes_away_mid_request(db: Database) -> None:
+    """A request cancelled while its judgment waits for the commit (the browser closed): the
+    judgment is still stored, the others that shared its batch are answered, and the
+    participant's retry on return gets the first answer."""
+    store = make_study(db)
+    tokens = participants(store, "aaaaaaaaaaaa", 5)
+    writer = JudgmentWriter(db)
+
+    async def scenario() -> None:
+        gone = asyncio.ensure_future(judge(writer, "aaaaaaaaaaaa", tokens[0], 0))
+        others = [asyncio.ensure_future(judge(writer, "aaaaaaaaaaaa", t, 0)) for t in tokens[1:]]
+        await asyncio.sleep(0)  # all five queued
+        gone.cancel()
+        answers = await asyncio.wait_for(asyncio.gather(*others), 30)
+        assert [a["next_position"] for a in answers] == [1] * 4
+        assert gone.cancelled()
+        again = await asyncio.wait_for(judge(writer, "aaaaaaaaaaaa", tokens[0], 0), 30)
+        assert again == answers[0]
+
+    asyncio.run(scenario())
+    writer.stop()
+    with db.read() as session:
+        assert session.execute(select(func.count()).select_from(Judgment)).scalar_one() == 5
