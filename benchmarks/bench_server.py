@@ -43,8 +43,8 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
-from datetime import datetime
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -541,13 +541,14 @@ class Server:
 
 
 class Scheduling(threading.Thread):
-    """A process's time on a CPU and waiting for one (its threads together, Linux schedstat),
-    read every ``interval`` seconds while it lives: waiting means other work held its CPU."""
+    """A process's time on a CPU and waiting for one (its live threads together, from Linux's
+    schedstat), sampled every ``interval`` seconds while it lives. Waiting means that it was
+    ready to run and something else held its CPU."""
 
-    def __init__(self, pid: int, interval: float = 0.1) -> None:
+    def __init__(self, pid: int, interval: float = 0.05) -> None:
         super().__init__(name=f"schedstat-{pid}", daemon=True)
         self.pid, self.interval = pid, interval
-        self.ran = self.waited = 0.0
+        self.samples: list[tuple[float, float, float]] = []  # (time.time(), ran s, waited s)
         self.done = threading.Event()
         self.start()
 
@@ -561,14 +562,20 @@ class Scheduling(threading.Thread):
                                                 ).read_text().split()[:2]
                         ran, waited = ran + int(on_cpu), waited + int(on_queue)
             except (FileNotFoundError, ProcessLookupError, ValueError):
-                return  # it has exited: the last reading stands
-            self.ran, self.waited = ran / 1e9, waited / 1e9
+                return  # it has exited
+            self.samples.append((time.time(), ran / 1e9, waited / 1e9))
             self.done.wait(self.interval)
 
-    def stop(self) -> dict[str, float]:
+    def between(self, start: float, end: float) -> dict[str, float]:
+        """Seconds on a CPU and waiting for one from ``start`` to ``end`` (``time.time()``),
+        to the nearest sample before each."""
         self.done.set()
         self.join()
-        return {"ran": self.ran, "waited": self.waited}
+        if not self.samples:
+            return {"ran": 0.0, "waited": 0.0}
+        first = max((s for s in self.samples if s[0] <= start), default=self.samples[0])
+        last = max((s for s in self.samples if s[0] <= end), default=self.samples[0])
+        return {"ran": last[1] - first[1], "waited": last[2] - first[2]}
 
 
 class CpuShare:
@@ -608,8 +615,13 @@ def percentile(ordered: list[float], q: float) -> float:
 
 def elapsed(run: dict[str, Any]) -> float:
     """Seconds from the run's first ``running`` to its end, as the server stored them."""
-    start, end = (datetime.fromisoformat(run[k]) for k in ("started_at", "finished_at"))
-    return (end - start).total_seconds()
+    return epoch(run["finished_at"]) - epoch(run["started_at"])
+
+
+def epoch(stamp: str) -> float:
+    """An API time stamp as ``time.time()`` would give it (one without a zone is UTC)."""
+    when = datetime.fromisoformat(stamp)
+    return (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
 
 
 # -- (1) latency -------------------------------------------------------------------------------
@@ -717,14 +729,15 @@ def bench_throughput(args: argparse.Namespace, server: Server,
                 clients.receive("ready", 120)
             run = server.wait(run_id, {"completed"}, timeout)  # the same polling on both sides
             used = cpu.read()
-            sched = scheduling.stop()
+            sched = scheduling.between(*(epoch(run[k]) for k in ("started_at", "finished_at")))
             if side == "watched":
                 watchers = clients.receive("result", 120)["clients"]
             step_time = server.http.get(f"/api/runs/{run_id}/metrics",
                                         params={"keys": "step_time"}).json()
             times = step_time["series"]["step_time"]["value"]
             sides[side] = {"run": run, "wall": run["step"] / elapsed(run),
-                           "compute": 1.0 / statistics.fmean(times), "rows": step_time["rows"],
+                           "compute": 1.0 / statistics.fmean(times),
+                           "step_ms": 1e3 * statistics.median(times), "rows": step_time["rows"],
                            "clients": watchers, "cpu": used, "sched": sched}
         rounds.append(sides)
         print_round(r, sides, warmup=args.warmup and r == 0)
@@ -733,9 +746,11 @@ def bench_throughput(args: argparse.Namespace, server: Server,
 
 def print_round(r: int, sides: dict[str, dict[str, Any]], *, warmup: bool) -> None:
     if r == 0:
-        print(f"\n  {'round':<12}{'step_time ms: alone':>20}{'watched':>9}{'speed':>7}   "
-              f"{'steps/s: alone':>15}{'watched':>9}{'ratio':>7}   "
-              f"{'worker waited %: alone':>23}{'watched':>9}   what the clients got")
+        print(f"\n  {'':<12}{'step_time ms (median)':>25}{'':>5}{'CPU ms per step':>24}"
+              f"{'':>4}{'waited for CPU %':>17}{'steps/s':>20}")
+        print(f"  {'round':<12}{'alone':>9}{'watched':>9}{'speed':>7}{'':>3}"
+              f"{'alone':>9}{'watched':>9}{'ratio':>7}{'':>3}{'alone':>9}{'watched':>9}"
+              f"{'alone':>9}{'watched':>9}{'ratio':>7}   what the clients got")
     alone, watched = sides["alone"], sides["watched"]
     results = watched["clients"]
     metrics = [c["metrics"] for c in results]
@@ -748,15 +763,23 @@ def print_round(r: int, sides: dict[str, dict[str, Any]], *, warmup: bool) -> No
            f"{results[0]['views']} views, {gaps} gaps ({dropped} dropped), "
            f"{live}/{len(results)} saw it start" + (f", {errors} failed" if errors else ""))
     label = "0 (warm-up)" if warmup else str(r)
-    print(f"  {label:<12}{1e3 / alone['compute']:>20.3f}{1e3 / watched['compute']:>9.3f}"
-          f"{watched['compute'] / alone['compute']:>7.3f}   "
-          f"{alone['wall']:>15.1f}{watched['wall']:>9.1f}"
-          f"{watched['wall'] / alone['wall']:>7.3f}   "
-          f"{waited(alone):>23.1f}{waited(watched):>9.1f}   {got}")
+    print(f"  {label:<12}{alone['step_ms']:>9.3f}{watched['step_ms']:>9.3f}"
+          f"{alone['step_ms'] / watched['step_ms']:>7.3f}{'':>3}"
+          f"{cpu_per_step(alone):>9.3f}{cpu_per_step(watched):>9.3f}"
+          f"{cpu_per_step(alone) / cpu_per_step(watched):>7.3f}{'':>3}"
+          f"{waited(alone):>9.1f}{waited(watched):>9.1f}"
+          f"{alone['wall']:>9.1f}{watched['wall']:>9.1f}{watched['wall'] / alone['wall']:>7.3f}"
+          f"   {got}")
+
+
+def cpu_per_step(side: dict[str, Any]) -> float:
+    """The worker's CPU time per step while it trained (all its threads: its sender too), ms."""
+    return 1e3 * side["sched"]["ran"] / max(1, side["run"]["step"])
 
 
 def waited(side: dict[str, Any]) -> float:
-    """How much of its life the worker was ready to run but another process held its CPU, %."""
+    """How long the worker waited for its CPU while it trained, in % of that time: other
+    processes held the CPU it was pinned to."""
     sched = side["sched"]
     return 100 * sched["waited"] / max(1e-9, sched["ran"] + sched["waited"])
 
@@ -764,37 +787,42 @@ def waited(side: dict[str, Any]) -> float:
 def report_throughput(args: argparse.Namespace, rounds: list[dict[str, dict[str, Any]]]) -> None:
     """The figure that answers "does the server slow training": the worker's own step time
     (``step_time``: its training steps, not its start-up nor its reporting), watched vs alone.
-    Pinned, the server and the clients do not share the worker's CPU, so what is left is what
-    serving costs the worker itself (its sender thread, the pipe)."""
+    Pinned, the server and the clients do not share the worker's CPU; the worker's CPU time
+    per step and its wait for its CPU tell what serving costs the worker itself (its sender
+    thread, the pipe) from what other work on the machine took from it."""
     counted = rounds[1:] if args.warmup else rounds
-    wall = [s["watched"]["wall"] / s["alone"]["wall"] for s in counted]
-    speed = [s["watched"]["compute"] / s["alone"]["compute"] for s in counted]
-    alone_ms, watched_ms = (statistics.median(1e3 / s[side]["compute"] for s in counted)
-                            for side in ("alone", "watched"))
-    print(f"\n  {'figure':<48}{'measured':>22}{'target':>10}")
+
+    def spread(ratios: list[float]) -> str:
+        return f"{statistics.median(ratios):.3f} ({min(ratios):.3f}-{max(ratios):.3f})"
+
+    def sides(figure: Callable[[dict[str, Any]], float], digits: int = 3) -> str:
+        alone, watched = (statistics.median(figure(s[side]) for s in counted)
+                          for side in ("alone", "watched"))
+        return f"{alone:.{digits}f} / {watched:.{digits}f}"
+
+    speed = [s["alone"]["step_ms"] / s["watched"]["step_ms"] for s in counted]
     ratio = statistics.median(speed)
-    print(f"  {'the worker step_time, ms, alone / watched':<48}"
-          f"{f'{alone_ms:.3f} / {watched_ms:.3f}':>22}")
-    print(f"  {'watched/alone speed (step_time), median (min-max)':<48}"
-          f"{f'{ratio:.3f} ({min(speed):.3f}-{max(speed):.3f})':>22}{f'>= {TARGET_RATIO}':>10}"
+    print(f"\n  {'figure, median over the rounds (min-max)':<54}{'measured':>22}{'target':>10}")
+    print(f"  {'the worker step_time (its median), ms, alone / watched':<54}"
+          f"{sides(lambda side: side['step_ms']):>22}")
+    print(f"  {'watched/alone speed from it':<54}{spread(speed):>22}{f'>= {TARGET_RATIO}':>10}"
           f"  {'ok' if ratio >= TARGET_RATIO else 'MISSED'}")
-    alone = statistics.median(s["alone"]["wall"] for s in counted)
-    watched = statistics.median(s["watched"]["wall"] for s in counted)
-    print(f"  {'steps/s, alone / watched (start to end)':<48}{f'{alone:.1f} / {watched:.1f}':>22}")
-    print(f"  {'watched/alone steps/s, median (min-max)':<48}"
-          f"{f'{statistics.median(wall):.3f} ({min(wall):.3f}-{max(wall):.3f})':>22}")
-    cpu_ms = [statistics.median(1e3 * s[side]["sched"]["ran"] / s[side]["run"]["step"]
-                                for s in counted) for side in ("alone", "watched")]
-    print(f"  {'the worker CPU time per step, ms, alone / watched':<48}"
-          f"{f'{cpu_ms[0]:.3f} / {cpu_ms[1]:.3f}':>22}  (start-up and reporting included)")
-    waits = [f"{statistics.median(waited(s[side]) for s in counted):.1f}"
-             for side in ("alone", "watched")]
-    print(f"  {'its wait for its CPU, % of its life, alone / watched':<48}"
-          f"{f'{waits[0]} / {waits[1]}':>22}  (other processes on its CPU)")
-    cpu = {side: [s[side]["cpu"] for s in counted] for side in ("alone", "watched")}
+    mean = [s["watched"]["compute"] / s["alone"]["compute"] for s in counted]
+    print(f"  {'the same from the mean step_time':<54}{spread(mean):>22}")
+    cpu = [cpu_per_step(s["alone"]) / cpu_per_step(s["watched"]) for s in counted]
+    print(f"  {'the worker CPU time per step, ms, alone / watched':<54}{sides(cpu_per_step):>22}"
+          f"  (while training; all its threads)")
+    print(f"  {'alone/watched CPU time per step':<54}{spread(cpu):>22}")
+    print(f"  {'its wait for its CPU, %, alone / watched':<54}{sides(waited, 1):>22}"
+          f"  (other processes on its CPU)")
+    wall = [s["watched"]["wall"] / s["alone"]["wall"] for s in counted]
+    print(f"  {'steps/s, alone / watched (start to end)':<54}"
+          f"{sides(lambda side: side['wall'], 1):>22}")
+    print(f"  {'watched/alone steps/s':<54}{spread(wall):>22}")
+    cpu_share = {side: [s[side]["cpu"] for s in counted] for side in ("alone", "watched")}
 
     def median_share(side: str, name: str) -> str:
-        values = [c[name] for c in cpu[side] if c[name] is not None]
+        values = [c[name] for c in cpu_share[side] if c[name] is not None]
         return share(statistics.median(values) if values else None)
 
     print(f"  CPU over each run's life (start-up included), median, in % of one core: the server's "
@@ -982,6 +1010,13 @@ def resolve_cpus(parser: argparse.ArgumentParser, args: argparse.Namespace) -> N
                      f"this process may use ({','.join(map(str, cpus))})")
 
 
+def cpu_option(text: str) -> set[int]:
+    try:
+        return parse_cpus(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def cpu_list(cpus: set[int]) -> str:
     return ",".join(map(str, sorted(cpus)))
 
@@ -1005,9 +1040,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=5, help="counted rounds (2)")
     parser.add_argument("--no-deflate", dest="deflate", action="store_false",
                         help="clients without permessage-deflate (browsers offer it)")
-    parser.add_argument("--worker-cpus", type=parse_cpus, metavar="LIST",
+    parser.add_argument("--worker-cpus", type=cpu_option, metavar="LIST",
                         help="(2) the training worker's CPUs, e.g. 0 (default: the first)")
-    parser.add_argument("--server-cpus", type=parse_cpus, metavar="LIST",
+    parser.add_argument("--server-cpus", type=cpu_option, metavar="LIST",
                         help="(2) the server's, the clients' and this process's CPUs, e.g. 1 "
                         "(default: the others)")
     parser.add_argument("--no-pin", dest="pin", action="store_false",
