@@ -25,34 +25,22 @@ log = logging.getLogger(__name__)
 CLOSE_POLICY = 1008  # refused: token or origin
 CLOSE_NOT_FOUND = 4404
 CLOSE_TOO_SLOW = 1013  # "try again later": reconnect with ?after_seq=
-COALESCE_S = 0.02  # at most 50 messages a second to one client
 
 
 async def _send_loop(websocket: WebSocket, sub: Subscriber) -> None:
     """Send what waits, as one message: one frame as an object, several as a JSON array.
 
-    Sends to one client are at least ``COALESCE_S`` apart: frames that arrive meanwhile go
-    out together, so a run that reports every step costs each watcher tens of messages a
-    second instead of hundreds (the per-message work of the server, the network and the
-    browser is what a busy run's watchers used to pay for).
+    An idle client's frame goes out at once; frames that pile up go out together, at most one
+    message per ``COALESCE_S`` (:meth:`Subscriber.next_frames`), so a run that reports every
+    step costs each watcher tens of messages a second instead of hundreds.
     """
-    loop = asyncio.get_running_loop()
-    last_send = 0.0
     while True:
-        await sub.wakeup.wait()
-        pause = last_send + COALESCE_S - loop.time()
-        if pause > 0:
-            await asyncio.sleep(pause)
-        sub.wakeup.clear()
-        if sub.overflowed:
+        frames = await sub.next_frames()
+        if not frames:
             await websocket.close(CLOSE_TOO_SLOW, "too far behind; reconnect with ?after_seq=")
             return
-        frames = sub.take()
-        if not frames:
-            continue
         text = frames[0].text if len(frames) == 1 else "[" + ",".join(f.text for f in frames) + "]"
         await websocket.send_text(text)
-        last_send = loop.time()
         if sub.run_id is not None and frames[-1].type == "deleted":  # this run's, not a list's
             await websocket.close(1000, "run deleted")
             return
