@@ -220,3 +220,10 @@ async function loadRunStatuses() {
     return new Map();
   }
 }
+
+// Run `fn` once the page has loaded, also when that happened before the caller's module ran
+// (this module awaits the registry at the top level, so a page module may start after `load`).
+export function whenLoaded(fn) {
+  if (document.readyState === "complete") fn();
+  else window.addEventListener("load", fn, { once: true });
+}

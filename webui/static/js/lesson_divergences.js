@@ -2,7 +2,7 @@
 // server), and the gradient a generator gets through a D trained with each loss. The page
 // draws; gan_core does the math.
 
-import { api, el, fmtNumber, showBanner } from "./api.js";
+import { api, el, fmtNumber, showBanner, whenLoaded } from "./api.js";
 
 const $ = (id) => document.getElementById(id);
 const thetaInput = $("theta");
@@ -167,7 +167,7 @@ sigmaSelect.addEventListener("change", async () => {
   await loadCurves().catch((err) => showBanner(err.message, "error"));
   scheduleGradients();
 });
-window.addEventListener("load", async () => {
+whenLoaded(async () => {
   thetaOut.textContent = theta().toFixed(2);
   drawDistributions();
   try {

@@ -1,7 +1,7 @@
 // A study's results for its admin: fooling rate per condition with its bootstrap interval,
 // pairwise comparisons, exposure timing, every participant, and the raw judgments as CSV.
 
-import { api, el, fmtNumber, showBanner } from "/static/js/api.js";
+import { api, el, fmtNumber, showBanner, whenLoaded } from "/static/js/api.js";
 
 const $ = (id) => document.getElementById(id);
 const studyId = $("results").dataset.studyId;
@@ -70,4 +70,4 @@ async function load() {
 
 $("exclude").addEventListener("change", () => load().catch((err) => showBanner(err.message, "error")));
 $("copy-link").addEventListener("click", () => navigator.clipboard?.writeText($("link").textContent));
-window.addEventListener("load", () => load().catch((err) => showBanner(err.message, "error")));
+whenLoaded(() => load().catch((err) => showBanner(err.message, "error")));
