@@ -105,18 +105,6 @@ PRESETS.add("grid25-gan-collapse", {
    "rate, no EMA; it covers 12-19 of the 25 modes (seeds 0-4), as the plain GAN of PacGAN's "
    "table (17.3).")
 
-# The grid's packed GAN, by the ring's packed recipe: more modes than the plain GAN (19-24 of
-# 25 on seeds 0-2 against 10-15) but loose samples (hq 0.08-0.19); the 0.95 target is not met.
-PRESETS.add("grid25-pacgan4", {
-    "data": {"name": "grid"},
-    "model": {**_MLP_2D, "pack": 4},
-    "loss": {"name": "nonsaturating"},
-    "optim": {**_RING_GAN_OPTIM, "d": {"lr": 2e-3, "beta1": 0.5}},
-    "train": {**_TOY_TRAIN, "steps": 12000},
-}, "PacGAN with 4 samples per D input on the 5x5 grid: compare grid25-gan-collapse; packing "
-   "finds most of the 25 modes (19-24 on seeds 0-2) where the plain GAN keeps about half, but "
-   "its samples are still spread around them.")
-
 PRESETS.add("ring8-wgan-clip", {
     "data": {"name": "ring"},
     "model": _MLP_2D,

@@ -9,8 +9,7 @@ from gan_core.presets import PRESETS, preset_config, preset_dict
 
 REQUIRED_PRESETS = {
     "ring8-gan", "ring8-wgan-gp", "grid25-wgan-gp", "ring8-wgan-clip", "mnist-dcgan",
-    "mnist-wgan-gp", "mnist-lsgan", "mnist-sngan-hinge", "digits-dcgan", "ring8-gan-collapse",
-    "grid25-gan-collapse", "ring8-pacgan4", "grid25-pacgan4",
+    "mnist-wgan-gp", "mnist-lsgan", "mnist-sngan-hinge", "digits-dcgan",
 }
 
 
