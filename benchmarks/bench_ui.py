@@ -1,5 +1,5 @@
 """Time the run page in a real browser: (a) first chart paint of a 100,000-step run, (b) the
-frame rate while a run streams metrics every step.
+frame rate while a run streams metrics every step, (c) training alone vs watched by the page.
 
 (a) A run folder of 100,000 steps is written without training (config.json, stats.jsonl with
     10,000 report rows at report_every 10, spectral norms every 100 steps, a few grids),
@@ -14,10 +14,23 @@ frame rate while a run streams metrics every step.
 (b) A real ``ring8-gan`` run reporting every step streams to the page; the browser counts
     ``requestAnimationFrame`` callbacks for ``--seconds`` (frames per second) while the charts
     grow, and again with the run paused (the baseline on this machine).
+(c) What a browser on the same machine costs training: ``mnist-dcgan`` runs of
+    ``--watch-steps`` steps on a server with its default threads (every core for the one job),
+    alone and with the run page open in Chromium from the run's creation, in ``--rounds``
+    rounds whose order alternates. Per run: the worker's median step time (its ``step_time``
+    reports), and the CPU that Chromium and the server process used meanwhile. Printed: the
+    ratio alone/watched per round (target >= 0.90), and that the page stayed live: when each
+    report arrived over the WebSocket and when its step first appeared in the loss chart's
+    Plotly data (target: within 1 s), the Plotly calls per chart per second, and that every
+    stored report is in every chart at the end (after scrolling each into view: charts off
+    screen are not drawn). ``--js-dir`` adds a side watched with the page's modules from
+    another folder (a copy of ``webui/static/js`` from another version), for a before/after
+    in one run.
 
 It is a report, not a test: it exits 0 whatever the figures, 1 on an error.
 
-    .venv/bin/python benchmarks/bench_ui.py            # about 2 minutes on 2 CPU cores
+    .venv/bin/python benchmarks/bench_ui.py --phases ab  # about 2 minutes on 2 CPU cores
+    .venv/bin/python benchmarks/bench_ui.py --phases c   # about 7 minutes on 2 idle cores
 """
 
 from __future__ import annotations
@@ -95,13 +108,20 @@ def import_run(folder: Path, data_dir: Path) -> str:
 # -- the server ------------------------------------------------------------------------------------
 
 class Server:
-    def __init__(self, data_dir: Path) -> None:
+    """``ganscope serve`` with one job slot; ``cpu_threads`` None: the server's default (every
+    core for the one job, as a student's laptop would run it)."""
+
+    def __init__(self, data_dir: Path, cpu_threads: int | None = 1) -> None:
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             self.port = sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
+        data_dir.mkdir(parents=True, exist_ok=True)
         self.log = data_dir / "server.log"
-        env = {**os.environ, "GANSCOPE_MAX_JOBS": "1", "GANSCOPE_CPU_THREADS": "1"}
+        env = {**os.environ, "GANSCOPE_MAX_JOBS": "1"}
+        env.pop("GANSCOPE_CPU_THREADS", None)
+        if cpu_threads is not None:
+            env["GANSCOPE_CPU_THREADS"] = str(cpu_threads)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "server.cli", "serve", "--port", str(self.port),
              "--data-dir", str(data_dir), "--log-level", "warning"],
@@ -204,12 +224,280 @@ FPS_JS = """async (seconds) => {
 }"""
 
 
+# -- (c) training alone vs watched by the run page ---------------------------------------------
+
+# Installed in the watched page before its own scripts. It records when each live report
+# arrived over the WebSocket and when its step first appeared in the loss chart's data, and
+# counts the Plotly calls each chart received (calls made from outside plotly.js: the page's).
+WATCH_JS = """(() => {
+  const rec = { arrived: new Map(), drawn: new Map(), calls: {} };
+  window.ganscopeBench = rec;
+  const Native = window.WebSocket;
+  window.WebSocket = class extends Native {
+    constructor(...args) {
+      super(...args);
+      this.addEventListener("message", (ev) => {
+        const t = performance.now();
+        const data = JSON.parse(ev.data);
+        for (const f of Array.isArray(data) ? data : [data]) {
+          if (f.type === "metrics" && "loss_d" in f.values && !rec.arrived.has(f.step)) {
+            rec.arrived.set(f.step, t);
+          }
+        }
+      });
+    }
+  };
+  const note = (gd) => {
+    if (!gd || !gd.id) return;
+    (rec.calls[gd.id] ||= []).push(performance.now());
+    if (gd.id !== "chart-losses" || !gd.data || !gd.data.length) return;
+    const t = performance.now();
+    for (const x of gd.data[0].x) if (!rec.drawn.has(x)) rec.drawn.set(x, t);
+  };
+  let plotly;
+  Object.defineProperty(window, "Plotly", {
+    configurable: true,
+    get: () => plotly,
+    set: (value) => {
+      for (const name of ["newPlot", "react", "extendTraces", "relayout", "restyle", "update",
+        "redraw"]) {
+        const fn = value[name];
+        value[name] = function (gd, ...rest) {
+          const out = fn.call(this, gd, ...rest);
+          note(typeof gd === "string" ? document.getElementById(gd) : gd);
+          return out;
+        };
+      }
+      plotly = value;
+    },
+  });
+})();"""
+
+# Each chart's traces against the server's stored series: the steps that are not drawn.
+MISSING_JS = """(series) => {
+  const missing = [];
+  for (const c of window.ganscopeRunPage.charts.charts) {
+    const gd = c.div;
+    c.traces.forEach((t, i) => {
+      const want = (series[t.name] || {step: []}).step;
+      const have = new Set(gd.data && gd.data[i] ? gd.data[i].x : []);
+      const lost = want.filter((s) => !have.has(s)).length;
+      if (lost) missing.push(`${gd.id} ${t.name}: ${lost} of ${want.length}`);
+    });
+  }
+  return missing;
+}"""
+
+# Per live report: arrival to loss chart (ms); and each chart's Plotly calls per second while
+# the reports came.
+LATENCY_JS = """() => {
+  const rec = window.ganscopeBench;
+  const waits = [];
+  let lost = 0;
+  for (const [step, t] of rec.arrived) {
+    const drawn = rec.drawn.get(step);
+    if (drawn === undefined) lost += 1;
+    else waits.push(drawn - t);
+  }
+  const times = [...rec.arrived.values()];
+  const first = Math.min(...times);
+  const last = Math.max(...times);
+  const rates = Object.values(rec.calls).map(
+    (calls) => calls.filter((t) => t >= first && t <= last).length / ((last - first) / 1000));
+  return { waits, lost, rates };
+}"""
+
+
+def _stat(pid: int) -> list[str] | None:
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    name_end = text.rindex(")")  # the command name may hold spaces
+    return [text[:name_end + 1], *text[name_end + 2:].split()]
+
+
+class CpuMeter:
+    """CPU seconds used since its creation, from /proc: by this script's Chromium processes
+    ("browser"), by the server and its training worker ("server"), by this script and its
+    Playwright driver ("bench"), and by everything else on the machine ("others": other people's
+    work on a shared machine; "niced": all that ran at a lower priority, which takes little from
+    the others). A process counts up to its last sample: sample every second."""
+
+    def __init__(self, server_pid: int) -> None:
+        self.server_pid = server_pid
+        self.tick = os.sysconf("SC_CLK_TCK")
+        self.seen: dict[int, float] = {}
+        self.totals = {"browser": 0.0, "server": 0.0, "bench": 0.0}
+        self.machine0 = self._machine_busy()
+        self.sample(baseline=True)
+
+    def _machine_busy(self) -> tuple[float, float]:
+        """Seconds the machine's CPUs were busy at normal priority, and niced."""
+        user, nice, system, _idle, _iowait, irq, softirq, steal = (
+            int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9])
+        return (user + system + irq + softirq + steal) / self.tick, nice / self.tick
+
+    def sample(self, baseline: bool = False) -> None:
+        stats = {}
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit() and (fields := _stat(int(entry.name))):
+                stats[int(entry.name)] = fields
+        children: dict[int, list[int]] = {}
+        for pid, fields in stats.items():
+            children.setdefault(int(fields[2]), []).append(pid)  # fields[2]: the parent's pid
+        todo = [(os.getpid(), "bench")]
+        while todo:
+            pid, group = todo.pop()
+            if pid not in stats:
+                continue
+            if pid == self.server_pid:
+                group = "server"
+            elif "chrom" in stats[pid][0]:
+                group = "browser"
+            cpu = (int(stats[pid][12]) + int(stats[pid][13])) / self.tick
+            if not baseline:  # a process first seen now started since: all its time counts
+                self.totals[group] += cpu - self.seen.get(pid, 0.0)
+            self.seen[pid] = cpu
+            todo.extend((child, group) for child in children.get(pid, []))
+
+    def result(self) -> dict[str, float]:
+        self.sample()
+        busy, niced = (now - then for now, then in zip(self._machine_busy(), self.machine0,
+                                                        strict=True))
+        return {**self.totals, "others": max(0.0, busy - sum(self.totals.values())),
+                "niced": niced}
+
+
+def quantile(ordered: list[float], q: float) -> float:
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def timed_run(api: Any, server: Server, browser: Any, *, watched: bool, steps: int,
+              report_every: int, js_dir: Path | None) -> dict[str, Any]:
+    """One mnist-dcgan run, alone or with the run page open from its creation: the worker's
+    median step time, the CPU used meanwhile (CpuMeter's groups), and for a watched run what
+    reached the charts."""
+    context = page = None
+    if watched:
+        context = browser.new_context(viewport={"width": 1400, "height": 900})
+        context.add_init_script(WATCH_JS)
+        if js_dir is not None:  # another version of the page's modules, to compare
+            context.route("**/static/js/*.js", lambda route: route.fulfill(
+                path=str(js_dir / route.request.url.split("?")[0].rsplit("/", 1)[-1]),
+                content_type="text/javascript"))
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+    meter, t0 = CpuMeter(server.proc.pid), time.perf_counter()
+    body = {"preset": "mnist-dcgan", "overrides": {"train.steps": steps,
+                                                   "train.report_every": report_every}}
+    run_id = api.post("/api/runs", json=body).json()["id"]
+    if page is not None:
+        page.goto(f"{server.url}/runs/{run_id}")
+    deadline = time.monotonic() + 600
+    while (status := api.get(f"/api/runs/{run_id}").json()["status"]) not in (
+            "completed", "failed", "stopped", "interrupted", "diverged"):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"run {run_id} did not finish in 600 s")
+        time.sleep(1)
+        meter.sample()
+    if status != "completed":
+        raise RuntimeError(f"run {run_id} ended {status}")
+    wall = time.perf_counter() - t0
+    series = api.get(f"/api/runs/{run_id}/metrics").json()["series"]
+    out = {"median_ms": statistics.median(series["step_time"]["value"]) * 1e3, "wall": wall,
+           "cpu": meter.result(), "reports": len(series["loss_d"]["step"])}
+    if page is None:
+        return out
+    try:
+        # every stored point in every chart: charts off screen catch up when scrolled to
+        for div in page.locator(".chart").all():
+            div.scroll_into_view_if_needed()
+        page.wait_for_function(f"(series) => ({MISSING_JS})(series).length === 0",
+                               arg=series, timeout=30_000)
+        missing = []
+    except Exception:  # a report: say what is missing
+        missing = page.evaluate(MISSING_JS, series)
+    out.update(page.evaluate(LATENCY_JS), missing=missing, errors=errors)
+    context.close()
+    return out
+
+
+def watched_vs_alone(browser: Any, data_dir: Path, *, rounds: int, steps: int,
+                     report_every: int, js_dir: Path | None, threads: int | None) -> None:
+    import httpx
+
+    server = Server(data_dir, cpu_threads=threads)
+    try:
+        api = httpx.Client(base_url=server.url, timeout=30)
+        threads = api.get("/api/health").json().get("jobs", {}).get("threads_per_job", "?")
+        sides = ["alone", "watched"] + (["watched, JS from --js-dir"] if js_dir else [])
+        print(f"(c) mnist-dcgan, {steps:,} steps, a report every {report_every} steps, alone and "
+              f"watched by the run page in Chromium (1400x900, opened when the run is created), "
+              f"{rounds} rounds, order alternating", flush=True)
+        results: dict[str, list[dict[str, Any]]] = {side: [] for side in sides}
+        for r in range(rounds):
+            order = sides[r % len(sides):] + sides[:r % len(sides)]
+            line = []
+            for side in order:
+                res = timed_run(api, server, browser, watched=side != "alone", steps=steps,
+                                report_every=report_every,
+                                js_dir=js_dir if side.endswith("--js-dir") else None)
+                results[side].append(res)
+                cores = {k: v / res["wall"] for k, v in res["cpu"].items()}
+                line.append(f"{side} {res['median_ms']:.1f} ms in {res['wall']:.0f} s (cores "
+                            f"busy: worker+server {cores['server']:.2f}, browser "
+                            f"{cores['browser']:.2f}, others {cores['others']:.2f} + "
+                            f"{cores['niced']:.2f} niced)")
+            print(f"    round {r + 1}: " + "; ".join(line), flush=True)
+        alone = results["alone"]
+        print(f"    worker threads: {threads}; median step time alone "
+              f"{statistics.median(a['median_ms'] for a in alone):.1f} ms")
+        for side in sides[1:]:
+            runs = results[side]
+            ratios = [a["median_ms"] / w["median_ms"] for a, w in zip(alone, runs, strict=True)]
+            waits = sorted(w for run in runs for w in run["waits"])
+            lost = sum(run["lost"] for run in runs)
+            missing = [m for run in runs for m in run["missing"]]
+            errors = [e for run in runs for e in run["errors"]]
+            rates = sorted(rate for run in runs for rate in run["rates"])
+            cpu = statistics.median(run["cpu"]["browser"] / run["wall"] for run in runs)
+            print(f"    {side}: speed ratio alone/watched median {statistics.median(ratios):.3f} "
+                  f"(rounds {', '.join(f'{x:.3f}' for x in ratios)}; target >= 0.90); "
+                  f"median step {statistics.median(w['median_ms'] for w in runs):.1f} ms; "
+                  f"browser CPU {100 * cpu:.0f}% of one core")
+            print(f"      reports to the loss chart: {len(waits)} drawn, {lost} never drawn; "
+                  + (f"arrival to chart p50 {quantile(waits, 0.5):.0f} ms, p99 "
+                     f"{quantile(waits, 0.99):.0f} ms, max "
+                     f"{waits[-1]:.0f} ms (target <= 1000 ms); " if waits else "")
+                  + f"Plotly calls per chart per second while reports came: median "
+                  f"{statistics.median(rates):.2f}, max {rates[-1]:.2f}")
+            print("      every stored report in every chart at the end: "
+                  + ("yes" if not missing else f"NO, missing {missing[:6]}")
+                  + ("" if not errors else f"; page errors: {errors[:3]}"))
+    finally:
+        server.stop()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--phases", default="abc", help="which of the phases a, b, c to run")
     parser.add_argument("--loads", type=int, default=5, help="page loads timed in (a)")
     parser.add_argument("--seconds", type=float, default=5, help="seconds counted in (b)")
     parser.add_argument("--steps", type=int, default=100_000, help="steps of the run in (a)")
+    parser.add_argument("--rounds", type=int, default=3, help="alone/watched pairs in (c)")
+    parser.add_argument("--watch-steps", type=int, default=1500, help="steps of each run in (c)")
+    parser.add_argument("--report-every", type=int, default=10, help="train.report_every in (c)")
+    parser.add_argument("--js-dir", type=Path, default=None,
+                        help="(c) also watches with the page's JS modules from this folder "
+                        "(a copy of webui/static/js from another version)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="(c) the training worker's CPU threads (default: the server's, "
+                        "every core)")
     args = parser.parse_args()
+    # a `timeout` or Ctrl-C still stops the servers and their training workers (finally below)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
 
     import httpx
     from playwright.sync_api import sync_playwright
@@ -221,45 +509,56 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="bench-ui-"))
     server = None
     try:
-        folder = tmp / "run-100k"
-        start = time.perf_counter()
-        write_run_folder(folder, steps=args.steps, report_every=10, grids=8)
-        run_id = import_run(folder, tmp / "data")
-        print(f"(a) {args.steps:,}-step run ({args.steps // 10:,} report rows, 8 grids) written "
-              f"and imported in {time.perf_counter() - start:.1f} s")
-        server = Server(tmp / "data")
-        times, size = history_times(server, run_id, reads=6)
-        print(f"    server: history message ({HISTORY_POINTS} points per series, "
-              f"{size / 1e3:.0f} kB): first read {times[0] * 1e3:.0f} ms, then median "
-              f"{statistics.median(times[1:]) * 1e3:.0f} ms (connect to receipt, WebSocket)")
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-            url = f"{server.url}/runs/{run_id}"
-            page_load_marks(browser, url)  # warm-up of the server and the browser
-            visits = [page_load_marks(browser, url) for _ in range(args.loads)]
-            print(f"    browser, navigation start to first chart painted (target < 1000 ms), "
-                  f"{args.loads} loads each:")
-            print(f"      first visit (nothing cached): {describe([v[0] for v in visits])}")
-            print(f"      reload (plotly.js cached):    {describe([v[1] for v in visits])}")
-
-            api = httpx.Client(base_url=server.url, timeout=30)
-            body = {"preset": "ring8-gan", "overrides": {
-                "train.steps": 1_000_000, "train.report_every": 1, "train.num_threads": 1}}
-            live = api.post("/api/runs", json=body).json()["id"]
-            page = browser.new_page(viewport={"width": 1400, "height": 900})
-            page.goto(f"{server.url}/runs/{live}")
-            page.wait_for_function("() => { const gd = document.getElementById('chart-losses');"
-                                   " return gd && gd.data && gd.data[0] && "
-                                   "gd.data[0].x.length > 200; }", timeout=120_000)
-            streaming = page.evaluate(FPS_JS, args.seconds)
-            api.post(f"/api/runs/{live}/control", json={"action": "pause"})
-            page.locator("#run-status").filter(has_text="paused").wait_for(timeout=60_000)
-            idle = page.evaluate(FPS_JS, args.seconds)
-            api.post(f"/api/runs/{live}/control", json={"action": "stop"})
-            print(f"(b) ring8-gan reporting every step: {streaming['points']:.0f} points/s per "
-                  f"series reached the charts; browser {streaming['fps']:.1f} frames/s while "
-                  f"streaming, {idle['fps']:.1f} frames/s with the run paused "
-                  f"({args.seconds:g} s each)")
+            if "a" in args.phases or "b" in args.phases:
+                server = Server(tmp / "data")
+            if "a" in args.phases:
+                folder = tmp / "run-100k"
+                start = time.perf_counter()
+                write_run_folder(folder, steps=args.steps, report_every=10, grids=8)
+                run_id = import_run(folder, tmp / "data")
+                print(f"(a) {args.steps:,}-step run ({args.steps // 10:,} report rows, 8 grids) "
+                      f"written and imported in {time.perf_counter() - start:.1f} s")
+                times, size = history_times(server, run_id, reads=6)
+                print(f"    server: history message ({HISTORY_POINTS} points per series, "
+                      f"{size / 1e3:.0f} kB): first read {times[0] * 1e3:.0f} ms, then median "
+                      f"{statistics.median(times[1:]) * 1e3:.0f} ms (connect to receipt, "
+                      "WebSocket)")
+                url = f"{server.url}/runs/{run_id}"
+                page_load_marks(browser, url)  # warm-up of the server and the browser
+                visits = [page_load_marks(browser, url) for _ in range(args.loads)]
+                print(f"    browser, navigation start to first chart painted (target < 1000 ms),"
+                      f" {args.loads} loads each:")
+                print(f"      first visit (nothing cached): {describe([v[0] for v in visits])}")
+                print(f"      reload (plotly.js cached):    {describe([v[1] for v in visits])}")
+            if "b" in args.phases:
+                api = httpx.Client(base_url=server.url, timeout=30)
+                body = {"preset": "ring8-gan", "overrides": {
+                    "train.steps": 1_000_000, "train.report_every": 1, "train.num_threads": 1}}
+                live = api.post("/api/runs", json=body).json()["id"]
+                page = browser.new_page(viewport={"width": 1400, "height": 900})
+                page.goto(f"{server.url}/runs/{live}")
+                page.wait_for_function("() => { const gd = document.getElementById("
+                                       "'chart-losses'); return gd && gd.data && gd.data[0] && "
+                                       "gd.data[0].x.length > 200; }", timeout=120_000)
+                streaming = page.evaluate(FPS_JS, args.seconds)
+                api.post(f"/api/runs/{live}/control", json={"action": "pause"})
+                page.locator("#run-status").filter(has_text="paused").wait_for(timeout=60_000)
+                idle = page.evaluate(FPS_JS, args.seconds)
+                api.post(f"/api/runs/{live}/control", json={"action": "stop"})
+                page.close()
+                print(f"(b) ring8-gan reporting every step: {streaming['points']:.0f} points/s "
+                      f"per series reached the charts; browser {streaming['fps']:.1f} frames/s "
+                      f"while streaming, {idle['fps']:.1f} frames/s with the run paused "
+                      f"({args.seconds:g} s each)")
+            if server is not None:
+                server.stop()
+                server = None
+            if "c" in args.phases:
+                watched_vs_alone(browser, tmp / "data-c", rounds=args.rounds,
+                                 steps=args.watch_steps, report_every=args.report_every,
+                                 js_dir=args.js_dir, threads=args.threads)
             browser.close()
         load = os.getloadavg()[0]
         print(f"load average {load:.1f} on {os.cpu_count()} CPUs (the server, the worker and the "

@@ -71,7 +71,9 @@ def test_charts_grow_and_the_playground_draws_while_a_ring8_run_streams(
         page.goto(f"/runs/{run_id}")
         page.locator("#run-status").filter(has_text="running").wait_for(timeout=WAIT_MS)
         wait_points(page, "losses", 3)
-        before = {c: min(trace_lengths(page, c)) for c in ("losses", "grad-norms", "d-outputs")}
+        # a chart off screen has none of the live points (an empty chart if it has only those)
+        before = {c: min(trace_lengths(page, c), default=0)
+                  for c in ("losses", "grad-norms", "d-outputs")}
         for chart, n in before.items():
             # charts off screen catch up when they come into view
             page.locator(f"#chart-{chart}").scroll_into_view_if_needed()
@@ -316,3 +318,139 @@ def test_the_losses_show_before_plotly_is_ready(page: Any, live_server: Server) 
         route.continue_()
     page.locator("#chart-losses .scatterlayer .trace").first.wait_for()
     assert page.locator("#preview").count() == 0
+
+
+# -- live drawing: batched rounds, nothing drawn hidden or off screen ------------------------------
+
+# Counts the Plotly calls per chart from now on (the page calls the global Plotly at each draw).
+COUNT_PLOTLY_CALLS = """() => {
+  const counts = window.plotlyCalls = {};
+  for (const name of ["newPlot", "react", "extendTraces", "relayout", "restyle", "update",
+    "redraw"]) {
+    const fn = Plotly[name];
+    Plotly[name] = function (gd, ...rest) {
+      const id = typeof gd === "string" ? gd : gd.id;
+      counts[id] = (counts[id] || 0) + 1;
+      return fn.call(this, gd, ...rest);
+    };
+  }
+}"""
+
+# `count` live reports after the page's last step, handed to the page as its stream does,
+# `per_tick` of them every 10 ms; returns the steps sent and the seconds it took.
+SEND_REPORTS = """async ([count, perTick]) => {
+  const page = window.ganscopeRunPage;
+  const steps = [];
+  let step = page.store.lastStep;
+  const t0 = performance.now();
+  while (steps.length < count) {
+    for (let i = 0; i < perTick && steps.length < count; i++) {
+      step += 1;
+      steps.push(step);
+      const x = Math.sin(step / 50);
+      page.stream.onFrame({ type: "metrics", step, steps: 1, values: {
+        loss_d: 1 + x, loss_g: 2 - x, d_real: 0.5 + x, d_fake: -0.5 - x,
+        grad_norm_d: 2 + x, grad_norm_g: 3 + x, images_per_s: 1000 + 10 * x } });
+    }
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  return { steps, seconds: (performance.now() - t0) / 1000 };
+}"""
+
+# The (chart, series) pairs of the charts given that lack some of `steps` in their Plotly data.
+MISSING_STEPS = """([ids, steps]) => {
+  const lacking = [];
+  for (const c of window.ganscopeRunPage.charts.charts) {
+    if (!ids.includes(c.spec.id)) continue;
+    c.traces.forEach((t, i) => {
+      const have = new Set(c.div.data && c.div.data[i] ? c.div.data[i].x : []);
+      if (steps.some((s) => !have.has(s))) lacking.push(`${c.spec.id}/${t.name}`);
+    });
+  }
+  return lacking;
+}"""
+
+FED_CHARTS = ["losses", "d-outputs", "grad-norms", "throughput"]  # the series SEND_REPORTS sends
+
+
+@pytest.fixture(scope="module")
+def completed_run(live_server: Server) -> str:
+    """A finished ring-of-8 run: its page gets no live frames but those a test sends."""
+    with httpx.Client(base_url=live_server.url, timeout=60) as api:
+        run_id = create_run(api, tiny())
+        wait_status(api, run_id, "completed")
+    return run_id
+
+
+def open_charts(page: Any, run_id: str, *, height: int = 2000) -> None:
+    """The run's page, tall enough by default that every chart is on screen."""
+    page.set_viewport_size({"width": 1400, "height": height})
+    page.goto(f"/runs/{run_id}")
+    page.locator("#run-status").filter(has_text="completed").wait_for(timeout=WAIT_MS)
+    for chart in FED_CHARTS:
+        wait_points(page, chart, 2)
+    page.evaluate(COUNT_PLOTLY_CALLS)
+
+
+def wait_drawn(page: Any, charts: list[str], steps: list[int]) -> None:
+    page.wait_for_function(f"(arg) => ({MISSING_STEPS})(arg).length === 0", arg=[charts, steps],
+                           timeout=WAIT_MS)
+
+
+def test_a_burst_of_reports_reaches_every_chart_in_a_few_redraws(
+        page: Any, completed_run: str) -> None:
+    open_charts(page, completed_run)
+    # 1,500 reports in about a second and a half: one Plotly update each would be 1,500 per chart
+    sent = page.evaluate(SEND_REPORTS, [1500, 10])
+    wait_drawn(page, FED_CHARTS, sent["steps"])
+    calls = page.evaluate("window.plotlyCalls")
+    bound = 4 * sent["seconds"] + 3  # a round at most every 250 ms, and the rounds after it
+    for chart in FED_CHARTS:
+        assert 1 <= calls.get(f"chart-{chart}", 0) <= bound, (chart, calls, sent["seconds"])
+    last = sent["steps"][-1]  # the step counter follows in the same rounds
+    page.wait_for_function(f"() => document.getElementById('run-step').textContent"
+                           f".startsWith('step {last:,} ')", timeout=WAIT_MS)
+
+
+def test_a_chart_off_screen_is_not_drawn_and_catches_up_when_shown(
+        page: Any, completed_run: str) -> None:
+    open_charts(page, completed_run, height=400)
+    page.locator("#chart-throughput").scroll_into_view_if_needed()
+    page.wait_for_function("() => { const c = window.ganscopeRunPage.charts.charts;"
+                           " return !c.find((x) => x.spec.id === 'losses').visible"
+                           " && c.find((x) => x.spec.id === 'throughput').visible; }")
+    calls = page.evaluate("window.plotlyCalls['chart-losses'] || 0")
+    sent = page.evaluate(SEND_REPORTS, [200, 20])
+    wait_drawn(page, ["throughput"], sent["steps"])  # rounds were drawn meanwhile...
+    assert page.evaluate(MISSING_STEPS, [["losses"], sent["steps"]])  # ...but not off screen
+    assert page.evaluate("window.plotlyCalls['chart-losses'] || 0") == calls
+    page.locator("#chart-losses").scroll_into_view_if_needed()
+    wait_drawn(page, ["losses"], sent["steps"])
+
+
+def test_a_hidden_tab_draws_nothing_and_catches_up_when_shown(
+        page: Any, completed_run: str) -> None:
+    open_charts(page, completed_run)
+    page.evaluate("""(hidden) => {
+      Object.defineProperty(document, "hidden", { configurable: true, get: () => hidden });
+      Object.defineProperty(document, "visibilityState", { configurable: true,
+        get: () => (hidden ? "hidden" : "visible") });
+      document.dispatchEvent(new Event("visibilitychange"));
+    }""", True)
+    calls = page.evaluate("window.plotlyCalls")
+    sent = page.evaluate(SEND_REPORTS, [300, 30])
+    last = page.evaluate("window.ganscopeRunPage.store.get('loss_d').steps.at(-1)")
+    assert last == sent["steps"][-1]  # the page took every report in
+    # the work waits in the scheduler, and no frame or timer is planned to do it
+    assert page.evaluate("""async () => {
+      const r = window.ganscopeRunPage.redraw;
+      await new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve)));
+      return r.jobs.size > 0 && r.timer === null && r.frame === null; }""")
+    assert page.evaluate("window.plotlyCalls") == calls
+    assert page.evaluate(MISSING_STEPS, [FED_CHARTS, sent["steps"]])
+    page.evaluate("""() => {
+      delete document.hidden;
+      delete document.visibilityState;
+      document.dispatchEvent(new Event("visibilitychange"));
+    }""")
+    wait_drawn(page, FED_CHARTS, sent["steps"])

@@ -1,23 +1,23 @@
 // The run page: /runs/{id}, live over /ws/runs/{id}. History first, then live frames; every
 // component below reads the same stream.
 
-import { api, el, fmtNumber, hideBanner, LIVE_STATUSES, setConnection, showBanner, Stream } from "./api.js";
+import {
+  api, el, fmtNumber, hideBanner, setConnection, setStatusBadge, showBanner, statusRules, Stream,
+} from "./api.js";
 import { HealthPanel } from "./health.js";
 import { Playground } from "./playground.js";
 import { lossPreview } from "./run_preview.js";
+import { RedrawScheduler } from "./redraw.js";
 import { bestFid, Charts, chartSpecs, MetricStore } from "./run_charts.js";
 import { SampleViewer } from "./run_samples.js";
 
 const HISTORY_POINTS = 1500; // per series: about two points per pixel of a wide chart
-const HEALTH_INTERVAL_MS = 500;
-const RESUMABLE = new Set(["stopped", "failed", "interrupted", "completed", "diverged"]);
-// which control applies in which status (server/service.py decides; these only spare a 409)
-const ENABLED = {
-  pause: (s) => s === "running",
-  resume: (s) => s === "paused" || RESUMABLE.has(s),
-  step: (s) => s === "paused",
-  stop: (s) => LIVE_STATUSES.has(s),
-  set: (s) => s === "starting" || s === "running" || s === "paused",
+const HEALTH_INTERVAL_MS = 1000; // the health panel's findings, at most this often
+// Which control applies in which status: the status's `controls` (gan_core/status.py). The
+// resume button also continues a run that completed, towards the steps in the resume box.
+const enabled = (action, status) => {
+  const { controls } = statusRules(status);
+  return controls.includes(action) || (action === "resume" && controls.includes("continue"));
 };
 
 const root = document.getElementById("run");
@@ -42,6 +42,8 @@ class RunPage {
     this.hadHistory = false;
     this.refetchSamples = false;
     this.healthTimer = null;
+    // every live update of the page (charts, progress, health) is drawn in its rounds
+    this.redraw = new RedrawScheduler();
     this.stream = new Stream(`/ws/runs/${runId}`, {
       params: { max_points: HISTORY_POINTS },
       onFrame: (frame) => this.queue(frame),
@@ -141,11 +143,7 @@ class RunPage {
     this.store.addFrame(frame.step, frame.values);
     if (this.run && frame.step > this.run.step) {
       this.run.step = frame.step;
-      // once per animation frame, however many frames came
-      this.progressFrame ||= requestAnimationFrame(() => {
-        this.progressFrame = null;
-        this.renderProgress();
-      });
+      this.redraw.request("progress", () => this.renderProgress());
     }
     this.scheduleHealth();
   }
@@ -169,11 +167,9 @@ class RunPage {
     this.streamSeq = frame.seq;
     this.run.status = frame.status;
     this.run.status_message = frame.message || null;
-    if (frame.status === "failed" || frame.status === "diverged" || frame.status === "interrupted") {
-      this.run.error = frame.message || this.run.error;
-    } else if (frame.status === "queued" || frame.status === "running") {
-      this.run.error = null;
-    }
+    const rules = statusRules(frame.status);
+    if (rules.with_error) this.run.error = frame.message || this.run.error;
+    else if (rules.active) this.run.error = null; // resumed
     this.renderHeader();
     this.scheduleHealth();
     try {
@@ -287,7 +283,7 @@ class RunPage {
       isToy, lossName: this.config.loss && this.config.loss.name,
       penalty: Boolean(reg.gradient_penalty || reg.r1_gamma),
       evaluation: this.config.eval,
-    }));
+    }), this.redraw);
     this.charts.onCursor((cursor) => {
       if (!this.samples) return;
       if (cursor === null) this.samples.select(this.samples.grids.length - 1, { follow: true });
@@ -397,9 +393,9 @@ class RunPage {
   markCheckpoints() {
     const best = bestFid(this.store);
     if (best) {
-      this.bestLine.textContent = `Best ${best.name === "fid" ? "FID" : "FID (MNIST features)"} ` +
+      setText(this.bestLine, `Best ${best.name === "fid" ? "FID" : "FID (MNIST features)"} ` +
         `${fmtNumber(best.value, 4)} at step ${best.step.toLocaleString()}` +
-        (this.checkpointRows.has(best.step) ? ": its checkpoint is kept." : ".");
+        (this.checkpointRows.has(best.step) ? ": its checkpoint is kept." : "."));
     }
     this.bestLine.hidden = !best;
     for (const [step, row] of this.checkpointRows) {
@@ -411,7 +407,7 @@ class RunPage {
         const people = `${r.participants} participant${r.participants === 1 ? "" : "s"}`;
         notes.push(`fools ${rate}${ci} in “${r.study}” (${people})`);
       }
-      row.querySelector(".checkpoint-notes").textContent = notes.join(" · ");
+      setText(row.querySelector(".checkpoint-notes"), notes.join(" · "));
     }
   }
 
@@ -432,7 +428,9 @@ class RunPage {
       run = { ...run, status: this.run.status, error: this.run.error, device: this.run.device };
     }
     const step = this.run ? Math.max(this.run.step, run.step) : run.step;
-    this.run = { ...run, step: run.status === "queued" ? run.step : step };
+    // a queued run (a resume) starts again from its checkpoint's step
+    const { active, live } = statusRules(run.status);
+    this.run = { ...run, step: active && !live ? run.step : step };
     if (run.config) this.config = run.config;
     this.renderHeader();
   }
@@ -441,8 +439,7 @@ class RunPage {
     const r = this.run;
     document.title = `${r.name} · GANscope`;
     this.name.textContent = r.name;
-    this.badge.textContent = r.status;
-    this.badge.dataset.status = r.status;
+    setStatusBadge(this.badge, r.status);
     const item = (term, value) => [el("dt", {}, term), el("dd", {}, value)];
     this.meta.replaceChildren(
       ...item("Data", r.data),
@@ -451,10 +448,11 @@ class RunPage {
       ...item("Preset", r.preset || "–"),
       ...item("Id", r.id),
     );
-    const failed = r.status === "failed" || r.status === "diverged" || r.status === "interrupted";
-    this.error.hidden = !(failed && r.error);
-    this.error.textContent = failed && r.error ? `${r.status === "interrupted" ? "Interrupted" : "Error"}: ${r.error}` : "";
-    const note = r.status === "stopped" ? r.status_message : null;
+    const rules = statusRules(r.status);
+    const error = rules.with_error && r.error; // an interrupted run was not at fault
+    this.error.hidden = !error;
+    this.error.textContent = error ? `${rules.tone === "bad" ? "Error" : "Interrupted"}: ${r.error}` : "";
+    const note = rules.with_note && rules.terminal ? r.status_message : null; // who stopped it
     this.note.hidden = !note;
     this.note.textContent = note || "";
     this.renderProgress();
@@ -465,16 +463,16 @@ class RunPage {
     const r = this.run;
     this.progress.max = Math.max(1, r.total_steps);
     this.progress.value = Math.min(r.step, r.total_steps);
-    this.stepText.textContent = `step ${r.step.toLocaleString()} / ${r.total_steps.toLocaleString()}`;
+    setText(this.stepText, `step ${r.step.toLocaleString()} / ${r.total_steps.toLocaleString()}`);
   }
 
   renderControls() {
     const status = this.run.status;
     for (const [action, button] of Object.entries(this.buttons)) {
-      button.disabled = this.deleted || !ENABLED[action](status);
+      button.disabled = this.deleted || !enabled(action, status);
     }
-    this.resumeBox.hidden = !RESUMABLE.has(status) || this.deleted;
-    const settable = !this.deleted && ENABLED.set(status);
+    this.resumeBox.hidden = !statusRules(status).resumable || this.deleted;
+    const settable = !this.deleted && enabled("set", status);
     for (const input of Object.values(this.hyperInputs)) input.disabled = !settable;
     this.applyButton.disabled = !settable;
   }
@@ -486,7 +484,7 @@ class RunPage {
 
   async control(body) {
     const status = this.run.status;
-    if (body.action === "resume" && RESUMABLE.has(status) && this.resumeSteps.value) {
+    if (body.action === "resume" && statusRules(status).resumable && this.resumeSteps.value) {
       body.steps = Number(this.resumeSteps.value);
     }
     const verb = { pause: "pause", resume: "resume", step: "step", stop: "stop", set: "change" }[body.action];
@@ -527,9 +525,11 @@ class RunPage {
 
   // -- health ------------------------------------------------------------------------------------
 
+  // The first at once, then at most every HEALTH_INTERVAL_MS, in a round of the scheduler
+  // (so not while the tab is hidden).
   scheduleHealth() {
     if (this.healthTimer !== null || !this.health) return;
-    this.healthTimer = setTimeout(() => {
+    this.healthTimer = setTimeout(() => this.redraw.request("health", () => {
       this.healthTimer = null;
       this.markCheckpoints();
       this.health.update({
@@ -540,7 +540,7 @@ class RunPage {
         isToy: Boolean(this.playground),
         diversity: this.samples ? this.samples.diversitySeries() : [],
       });
-    }, this.health.items.size ? HEALTH_INTERVAL_MS : 0);
+    }), this.health.items.size ? HEALTH_INTERVAL_MS : 0);
   }
 
   showNotFound() {
@@ -553,6 +553,11 @@ class RunPage {
         el("p", {}, el("a", { href: "/" }, "Back to the runs list"))),
     );
   }
+}
+
+// A text node rewritten only when its text changes: an equal write still costs a layout.
+function setText(node, text) {
+  if (node.textContent !== text) node.textContent = text;
 }
 
 hideBanner();

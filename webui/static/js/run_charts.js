@@ -8,11 +8,6 @@ import { el } from "./api.js";
 // open on a long run stays as light as a fresh one.
 const MAX_SERIES_POINTS = 4000;
 const DECIMATE_TO = 1500;
-// Live points are batched: one Plotly update per chart per animation frame, at most this
-// often. A run that reports every step sends hundreds of points a second; redrawing SVG charts
-// for each would starve the page.
-const MIN_FLUSH_INTERVAL_MS = 500;
-const FRAME_BUDGET_MS = 12; // of chart work per animation frame
 
 const COLORS = ["#3b6fd8", "#d8572a", "#1f8a4c", "#8e44ad", "#b26a00", "#c0352b", "#16a2b8",
   "#6d4c41", "#546e7a", "#e91e63"];
@@ -367,26 +362,31 @@ class Chart {
       annotations,
       font: { size: 11 },
     };
+    // Plotly's default hides a tick label that would overflow the chart, and to know, measures
+    // every label's box after each draw: a forced layout per label, about a tenth of a redraw.
+    // The margins leave the labels room.
+    for (const axis of [layout.xaxis, layout.yaxis]) axis.ticklabeloverflow = "allow";
     if (spec.y2) {
-      layout.yaxis2 = { overlaying: "y", side: "right", range: [0, 1],
+      layout.yaxis2 = { overlaying: "y", side: "right", range: [0, 1], ticklabeloverflow: "allow",
         title: { text: spec.y2title || "", font: { size: 11 } } };
     }
     return layout;
   }
 }
 
-// The charts of one run page.
+// The charts of one run page. When they draw is the scheduler's (redraw.js): each change only
+// asks for a chart's update, and a round of the scheduler makes one Plotly call per chart that
+// is on screen (the points that arrived since, appended; smoothing goes on from where the drawn
+// curve ended). A chart is drawn once when built even off screen, so that every chart exists.
 export class Charts {
-  constructor(container, store, specs) {
+  constructor(container, store, specs, scheduler) {
+    this.scheduler = scheduler;
     this.store = store;
     this.weight = 0.6;
     this.markers = []; // [{step, text}]
     this.cursor = null; // {step, pinned}
     this.cursorListeners = [];
     this.charts = specs.map((spec) => new Chart(spec, store));
-    this.frame = null;
-    this.lastFlush = 0;
-    this.round = null; // charts left to update in this round
     this.firstPaint = null; // a promise's resolver: the first chart drawn with data
 
     const slider = el("input", { type: "range", id: "smoothing", min: "0", max: "0.99", step: "0.01",
@@ -408,14 +408,14 @@ export class Charts {
       el("div", { class: "chart-grid" }, this.charts.map((c) => c.node)),
     );
     store.listeners.push((change) => this.onChange(change));
-    // a chart off screen is drawn once, then left alone until it comes near the viewport
+    // a chart off screen is drawn once, then left alone until it is scrolled to
     this.observer = new IntersectionObserver((entries) => {
       for (const entry of entries) {
         const chart = this.charts.find((c) => c.div === entry.target);
         chart.visible = entry.isIntersecting;
-        if (chart.visible && (chart.dirty || chart.pending.size)) this.schedule();
+        if (chart.visible) this.requestDraw(chart);
       }
-    }, { rootMargin: "200px 0px" });
+    });
     for (const c of this.charts) this.observer.observe(c.div);
     this.updateCursorText();
   }
@@ -438,41 +438,19 @@ export class Charts {
   }
 
   schedule() {
-    if (this.frame !== null) return;
-    const wait = Math.max(0, this.lastFlush + MIN_FLUSH_INTERVAL_MS - performance.now());
-    this.frame = setTimeout(() => requestAnimationFrame(() => this.flush()), wait);
+    for (const c of this.charts) this.requestDraw(c);
   }
 
-  // Bring the charts up to date, one Plotly call per chart (extendTraces for appended points,
-  // react for a redraw). A round covers the charts that had work when it began; a frame does
-  // at most FRAME_BUDGET_MS of it and the next frame goes on, so the page stays responsive and
-  // the first chart paints before the others are built. Points that arrive meanwhile wait for
-  // the next round.
-  flush() {
-    this.frame = null;
-    const start = performance.now();
-    this.lastFlush = start;
-    if (!this.round) this.round = this.charts.filter((c) => this.needsWork(c));
-    let drewData = false;
-    let drawn = 0;
-    while (this.round.length) {
-      if (drawn && performance.now() - start > FRAME_BUDGET_MS) break;
-      const c = this.round.shift();
-      if (!this.needsWork(c)) continue;
-      drewData = this.draw(c) || drewData;
-      drawn += 1;
-    }
-    if (drewData && this.firstPaint) {
-      // the next frame's callbacks run once this frame is painted
+  requestDraw(c) {
+    if (this.needsWork(c)) this.scheduler.request(c, () => this.drawChart(c));
+  }
+
+  drawChart(c) {
+    if (!this.needsWork(c)) return; // drawn meanwhile, or scrolled away
+    if (this.draw(c) && this.firstPaint) {
       const done = this.firstPaint;
       this.firstPaint = null;
-      requestAnimationFrame(() => done());
-    }
-    if (this.round.length) {
-      this.frame = requestAnimationFrame(() => this.flush());
-    } else {
-      this.round = null;
-      if (this.charts.some((c) => this.needsWork(c))) this.schedule();
+      requestAnimationFrame(() => done()); // the next frame's callbacks run once this one is painted
     }
   }
 
