@@ -16,6 +16,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from gan_core.status import RunStatus
+
 EXIT_OK, EXIT_CONFIG, EXIT_DIVERGED, EXIT_INTERRUPTED = 0, 2, 3, 130
 
 
@@ -37,8 +39,8 @@ class ProgressBar:
                 if key in event.values:
                     shown[key] = f"{event.values[key]:.3g}"
             self.bar.set_postfix(shown, refresh=False)
-        elif isinstance(event, StatusChanged) and event.status == "paused":
-            self.bar.set_description("paused")
+        elif isinstance(event, StatusChanged) and event.status == RunStatus.PAUSED:
+            self.bar.set_description(str(event.status))
 
     def close(self) -> None:
         self.bar.close()
@@ -173,9 +175,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
         sink.close()
         if bar:
             bar.close()
-    if result.status == "diverged":
+    if result.status == RunStatus.DIVERGED:
         return _fail(f"the run diverged: {result.message}; see {run_dir}", EXIT_DIVERGED)
-    if result.status == "stopped":
+    if result.status == RunStatus.STOPPED:
         print(f"interrupted at step {result.step}; checkpoint saved; continue with "
               f"`ganscope train --resume {run_dir}`", file=sys.stderr)
         return EXIT_INTERRUPTED

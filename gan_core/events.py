@@ -10,7 +10,9 @@ from __future__ import annotations
 import base64
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
+
+from gan_core.status import RunStatus
 
 __all__ = [
     "CheckpointSaved",
@@ -20,14 +22,10 @@ __all__ = [
     "RunStarted",
     "SampleGrid",
     "Sink",
-    "Status",
     "StatusChanged",
     "Toy2DView",
 ]
 
-# the statuses a trainer reports: a subset of gan_core.status.RunStatus (a type checker needs
-# them written out; tests/gan_core/test_status.py holds them to RunStatus)
-Status = Literal["running", "paused", "stopped", "completed", "diverged", "failed"]
 
 
 @dataclass(frozen=True)
@@ -108,7 +106,7 @@ class HyperparamsChanged(Event):
 @dataclass(frozen=True)
 class StatusChanged(Event):
     kind: ClassVar[str] = "status"
-    status: Status
+    status: RunStatus  # running, paused, stopped, completed, diverged or failed
     message: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 

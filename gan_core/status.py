@@ -17,9 +17,12 @@ __all__ = [
     "RESUMABLE",
     "STATUSES",
     "TERMINAL",
+    "TONES",
     "WITH_ERROR",
+    "WITH_NOTE",
     "RunStatus",
     "allowed_actions",
+    "controls",
     "describe_statuses",
 ]
 
@@ -48,6 +51,16 @@ TERMINAL = frozenset(RunStatus) - ACTIVE
 RESUMABLE = TERMINAL
 # its status message is the run's error
 WITH_ERROR = frozenset({RunStatus.FAILED, RunStatus.DIVERGED, RunStatus.INTERRUPTED})
+# its status message says why it waits, where it starts, or who stopped it and why
+WITH_NOTE = frozenset({RunStatus.QUEUED, RunStatus.STARTING, RunStatus.STOPPED})
+
+TONES: dict[RunStatus, str] = {
+    RunStatus.QUEUED: "waiting", RunStatus.STARTING: "working", RunStatus.RUNNING: "working",
+    RunStatus.PAUSED: "waiting", RunStatus.STOPPED: "neutral", RunStatus.COMPLETED: "done",
+    RunStatus.DIVERGED: "bad", RunStatus.FAILED: "bad", RunStatus.INTERRUPTED: "neutral",
+}
+"""How a status is shown: the badge's colour, and a ``bad`` run's message reads as an error
+(an interrupted run was not at fault: the server stopped)."""
 
 ACTIONS = ("pause", "resume", "step", "stop", "set", "checkpoint", "continue", "delete", "fork")
 """What a client can ask of a run. ``continue`` is a resume with a larger step total
@@ -72,9 +85,22 @@ def allowed_actions(status: RunStatus | str) -> tuple[str, ...]:
     return tuple(a for a in ACTIONS if a in allowed)
 
 
+def controls(status: RunStatus | str) -> tuple[str, ...]:
+    """The allowed actions that would change something now: the run page's enabled buttons.
+    (The server also accepts a pause of a paused run or a resume of a running one, as no-ops.)"""
+    status = RunStatus(status)
+    useful = set(allowed_actions(status))
+    if status is RunStatus.PAUSED:
+        useful.discard("pause")
+    elif status in LIVE:
+        useful.discard("resume")
+    return tuple(a for a in ACTIONS if a in useful)
+
+
 def describe_statuses() -> list[dict[str, Any]]:
     """Every status with its sets and allowed actions, as ``/api/registry`` serves them."""
     return [{"name": s.value, "active": s in ACTIVE, "live": s in LIVE,
              "terminal": s in TERMINAL, "resumable": s in RESUMABLE,
-             "with_error": s in WITH_ERROR, "actions": list(allowed_actions(s))}
+             "with_error": s in WITH_ERROR, "with_note": s in WITH_NOTE, "tone": TONES[s],
+             "actions": list(allowed_actions(s)), "controls": list(controls(s))}
             for s in RunStatus]

@@ -40,7 +40,6 @@ from gan_core.events import (
     RunStarted,
     SampleGrid,
     Sink,
-    Status,
     StatusChanged,
     Toy2DView,
 )
@@ -51,6 +50,7 @@ from gan_core.metrics.toy2d import mode_coverage, w1_exact
 from gan_core.models import build_models
 from gan_core.models.layers import repeat_for_pack
 from gan_core.speed import Precision, check_speed_options, maybe_compile
+from gan_core.status import RunStatus
 
 __all__ = ["Command", "ControlSource", "TrainResult", "Trainer", "resolve_device"]
 
@@ -98,7 +98,7 @@ class ControlSource(Protocol):
 
 @dataclass(frozen=True)
 class TrainResult:
-    status: Status
+    status: RunStatus
     step: int
     message: str = ""
 
@@ -376,12 +376,12 @@ class Trainer:
                 resumed=resumed,
             )
         )
-        self._emit(StatusChanged(step=self.step, status="running"))
+        self._emit(StatusChanged(step=self.step, status=RunStatus.RUNNING))
         self._restart_clock()
         try:
             while self.step < sched.steps:
                 if self._apply_controls():
-                    return self._finish("stopped", "stopped by request")
+                    return self._finish(RunStatus.STOPPED, "stopped by request")
                 if self.config.train.compile and self.compile_s is None:
                     started = time.perf_counter()
                     stats = self.train_step()  # compiles G and D
@@ -399,13 +399,13 @@ class Trainer:
                         self.save_checkpoint()
                     self._save_best = False
                     self._restart_clock()
-            return self._finish("completed", "")
+            return self._finish(RunStatus.COMPLETED, "")
         except _Diverged as exc:
             # no checkpoint: the weights are already NaN; the last good one stays the latest
-            self._emit(StatusChanged(step=self.step, status="diverged", message=str(exc)))
-            return TrainResult("diverged", self.step, str(exc))
+            self._emit(StatusChanged(step=self.step, status=RunStatus.DIVERGED, message=str(exc)))
+            return TrainResult(RunStatus.DIVERGED, self.step, str(exc))
 
-    def _finish(self, status: Status, message: str) -> TrainResult:
+    def _finish(self, status: RunStatus, message: str) -> TrainResult:
         if self._window:
             self._report()
         self.save_checkpoint()
@@ -638,10 +638,10 @@ class Trainer:
                 if self._window:
                     self._report()  # a paused run shows its latest numbers
                 self.paused = True
-                self._emit(StatusChanged(step=self.step, status="paused"))
+                self._emit(StatusChanged(step=self.step, status=RunStatus.PAUSED))
             elif cmd.action == "resume" and self.paused:
                 self.paused = False
-                self._emit(StatusChanged(step=self.step, status="running"))
+                self._emit(StatusChanged(step=self.step, status=RunStatus.RUNNING))
             elif cmd.action == "step" and self.paused:
                 self._report_next = True
                 return False  # run exactly one step, then stay paused

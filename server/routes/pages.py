@@ -16,6 +16,7 @@ from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 import webui
+from gan_core.status import STATUSES
 from server.deps import RunId
 
 WEBUI_DIR = Path(webui.__file__).resolve().parent
@@ -32,7 +33,7 @@ def _page(request: Request, template: str, title: str, **context: object) -> HTM
 
 @router.get("/")
 def runs_page(request: Request) -> HTMLResponse:
-    return _page(request, "runs.html", "Runs", nav="runs")
+    return _page(request, "runs.html", "Runs", nav="runs", statuses=STATUSES)
 
 
 @router.get("/runs/new")

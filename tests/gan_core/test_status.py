@@ -3,9 +3,6 @@ are the server's rules (tests/server/test_inprocess_statuses.py holds the server
 
 from __future__ import annotations
 
-from typing import get_args
-
-from gan_core.events import Status
 from gan_core.status import (
     ACTIONS,
     ACTIVE,
@@ -13,9 +10,12 @@ from gan_core.status import (
     RESUMABLE,
     STATUSES,
     TERMINAL,
+    TONES,
     WITH_ERROR,
+    WITH_NOTE,
     RunStatus,
     allowed_actions,
+    controls,
     describe_statuses,
 )
 
@@ -34,10 +34,6 @@ def test_every_status_is_active_or_terminal_never_both() -> None:
     assert LIVE < ACTIVE and {RunStatus.QUEUED} == ACTIVE - LIVE
     assert RESUMABLE <= TERMINAL
     assert WITH_ERROR <= TERMINAL
-
-
-def test_the_trainer_reports_only_run_statuses() -> None:
-    assert set(get_args(Status)) <= set(STATUSES)
 
 
 def test_actions_follow_the_sets() -> None:
@@ -62,3 +58,21 @@ def test_the_description_lists_every_status_once() -> None:
     assert paused["active"] and paused["live"] and not paused["terminal"]
     assert paused["actions"] == ["pause", "resume", "step", "stop", "set", "checkpoint",
                                  "delete", "fork"]
+
+
+def test_controls_are_the_allowed_actions_that_change_something() -> None:
+    for status in RunStatus:
+        assert set(controls(status)) <= set(allowed_actions(status))
+    assert controls("running") == ("pause", "stop", "set", "checkpoint", "delete", "fork")
+    assert controls("paused") == ("resume", "step", "stop", "set", "checkpoint", "delete", "fork")
+    assert controls("completed") == ("continue", "delete", "fork")
+
+
+def test_every_status_has_a_tone_and_only_faults_read_as_errors() -> None:
+    assert set(TONES) == set(RunStatus)
+    assert {s for s, tone in TONES.items() if tone == "bad"} <= WITH_ERROR
+    assert TONES[RunStatus.INTERRUPTED] != "bad"  # the server stopped, not the run
+    assert not WITH_NOTE & WITH_ERROR
+    described = {d["name"]: d for d in describe_statuses()}
+    assert described["stopped"]["with_note"] and described["failed"]["tone"] == "bad"
+    assert described["paused"]["controls"] == list(controls("paused"))

@@ -1,15 +1,25 @@
 """Run statuses are spelled once, in gan_core/status.py: a status written as a bare string in
-the server package fails here, so a new rule uses RunStatus and its sets instead."""
+the server package, the trainer and its CLI, or the web UI's scripts, templates and styles
+fails here, so a new rule uses RunStatus and its sets (served to the UI by /api/registry)."""
 
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
+import gan_core
 import server
+import webui
 from gan_core.status import STATUSES
 
 SERVER = Path(server.__file__).parent
+GAN_CORE = Path(gan_core.__file__).parent
+WEBUI = Path(webui.__file__).parent
+# the divergence check of the health panel is about that one status
+WEBUI_ALLOWED = {("static/js/health.js", "diverged")}
+# a status as a quoted string (JS, HTML attribute) or an attribute selector's value (CSS)
+QUOTED = re.compile("[\"'`](" + "|".join(STATUSES) + ")[\"'`]")
 # the migrations are frozen history; the image service's "stopped" is its own error kind
 ALLOWED = {("inference.py", "stopped")}
 
@@ -44,3 +54,31 @@ def test_the_server_spells_no_status_of_its_own() -> None:
 def test_a_bare_status_is_found() -> None:
     source = 'if run.status in ("queued", "running"):\n    describe({"queued": 1})\n'
     assert bare_statuses(ast.parse(source)) == [(1, "queued"), (1, "running")]
+
+
+def test_the_trainer_and_its_cli_spell_no_status() -> None:
+    found = [f"{name}:{line}: {value!r}" for name in ("train.py", "cli.py", "events.py")
+             for line, value in bare_statuses(ast.parse((GAN_CORE / name).read_text()))]
+    assert not found, "use gan_core.status.RunStatus instead of:\n" + "\n".join(found)
+
+
+def quoted_statuses(text: str) -> list[tuple[int, str]]:
+    return [(text.count("\n", 0, m.start()) + 1, m.group(1)) for m in QUOTED.finditer(text)]
+
+
+def test_the_web_ui_spells_no_status_of_its_own() -> None:
+    found = []
+    for path in sorted([*WEBUI.glob("static/js/*.js"), *WEBUI.glob("templates/*.html"),
+                        *WEBUI.glob("static/css/*.css")]):
+        relative = path.relative_to(WEBUI).as_posix()
+        found += [f"{relative}:{line}: {value!r}"
+                  for line, value in quoted_statuses(path.read_text())
+                  if (relative, value) not in WEBUI_ALLOWED]
+    assert not found, ("take the statuses and their rules from api.js (statusRules, "
+                       "RUN_STATUSES) instead of:\n" + "\n".join(found))
+
+
+def test_a_quoted_status_is_found() -> None:
+    text = 'const A = new Set(["failed",\n  "diverged"]);\n.status[data-status="paused"] {}'
+    assert quoted_statuses(text) == [(1, "failed"), (2, "diverged"), (3, "paused")]
+    assert quoted_statuses("the run is running; stopped by request") == []

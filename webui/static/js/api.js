@@ -201,8 +201,22 @@ export function fmtAge(iso) {
 // The run statuses and the rules of each (its sets, the actions the server accepts) as the
 // server serves them (GET /api/registry, `statuses`), so that no page keeps a list of its own.
 // Read once, before any page's module runs: name -> {name, active, live, terminal, resumable,
-// with_error, actions}.
+// with_error, with_note, tone, actions, controls} (gan_core/status.py says what each means).
 export const RUN_STATUSES = await loadRunStatuses();
+
+const NO_RULES = { active: false, live: false, terminal: false, resumable: false,
+  with_error: false, with_note: false, tone: "neutral", actions: [], controls: [] };
+
+// A status's rules; an unknown one (a newer server) has none.
+export function statusRules(status) {
+  return RUN_STATUSES.get(status) || NO_RULES;
+}
+
+// Shows `status` in a badge: its name, coloured by its tone (app.css).
+export function setStatusBadge(badge, status) {
+  badge.textContent = status;
+  badge.dataset.tone = statusRules(status).tone;
+}
 
 // The server's `active` statuses: queued, or held by a trainer.
 export const LIVE_STATUSES = new Set(

@@ -4,7 +4,7 @@
 // slider never queues up renders); everything else is REST.
 
 import { fillRunPicker } from "./image_runs.js";
-import { api, ApiError, el, hideBanner, LIVE_STATUSES, showBanner } from "./api.js";
+import { api, ApiError, el, hideBanner, showBanner, statusRules } from "./api.js";
 
 const $ = (id) => document.getElementById(id);
 const DIMS_SHOWN = 16;   // latent dimensions with a slider before any search
@@ -237,7 +237,7 @@ async function loadRuns() {
 async function loadCheckpoint(step) {
   state.runId = $("run").value;
   const run = state.runs.get(state.runId);
-  $("snapshot").hidden = !(run && LIVE_STATUSES.has(run.status) && run.status !== "queued");
+  $("snapshot").hidden = !(run && statusRules(run.status).live); // a trainer holds it
   const query = new URLSearchParams({ ema: String($("ema").checked) });
   if (step !== null && step !== undefined) query.set("step", String(step));
   let info;

@@ -3,22 +3,14 @@
 // compare. Sweeps are listed above it, and a sweep's runs link to their sweep.
 
 import {
-  api, el, fmtAge, fmtNumber, hideBanner, LIVE_STATUSES, parseTime, RUN_STATUSES, setConnection,
-  showBanner, Stream,
+  api, el, fmtAge, fmtNumber, hideBanner, LIVE_STATUSES, parseTime, setConnection,
+  setStatusBadge, showBanner, statusRules as rules, Stream,
 } from "./api.js";
-
-// A status's rules as the server serves them: `resumable` (a resume starts it again from its
-// last checkpoint), `with_error` (its message is the run's error), the `actions` it allows.
-const NO_RULES = { resumable: false, with_error: false, actions: [] };
-const rules = (status) => RUN_STATUSES.get(status) || NO_RULES;
 // a completed run is at its step total: it only continues, towards a larger one
 const continuesOnly = (status) => {
   const { actions } = rules(status);
   return actions.includes("continue") && !actions.includes("resume");
 };
-// a run that waits says why ("waiting for a GPU in the cluster"), one that starts says where,
-// one that a sweep's median rule stopped says at which step and against what
-const WITH_NOTE = new Set(["queued", "starting", "stopped"]);
 const CLUSTER_POLL_MS = 5000;
 const SWEEPS_MIN_MS = 1000; // the sweeps panel is re-read at most once a second
 
@@ -161,14 +153,14 @@ function renderRow(run) {
   const row = rows.get(run.id);
   row.link.textContent = run.name;
   row.check.setAttribute("aria-label", `Select ${run.name} to compare`);
-  row.badge.textContent = run.status;
-  row.badge.dataset.status = run.status;
-  const reason = rules(run.status).with_error ? run.error || ""
-    : WITH_NOTE.has(run.status) ? run.status_message || "" : "";
+  setStatusBadge(row.badge, run.status);
+  // a run that waits says why ("waiting for a GPU in the cluster"), one that starts says where,
+  // one that a sweep's median rule stopped says at which step and against what
+  const { with_error: withError, with_note: withNote, tone } = rules(run.status);
+  const reason = withError ? run.error || "" : withNote ? run.status_message || "" : "";
   row.reason.textContent = reason;
   row.reason.hidden = !reason;
-  row.reason.className = run.status === "interrupted" || WITH_NOTE.has(run.status)
-    ? "reason muted" : "reason error-text";
+  row.reason.className = tone === "bad" ? "reason error-text" : "reason muted";
   renderSweepLink(row, run);
   row.data.textContent = run.data;
   row.loss.textContent = run.loss;
@@ -304,7 +296,7 @@ function onFrame(frame) {
         run.status = frame.status;
         run.status_message = frame.message || null;
         if (rules(frame.status).with_error) run.error = frame.message || run.error;
-        else if (frame.status === "queued" || frame.status === "running") run.error = null;
+        else if (rules(frame.status).active) run.error = null; // resumed
       } else {
         run.last_metrics = { ...run.last_metrics, loss_d: frame.loss_d, loss_g: frame.loss_g };
       }

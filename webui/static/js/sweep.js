@@ -2,11 +2,12 @@
 // the sweep's metric), sortable by any column; the metric against one axis; stop and resume.
 // Live: frames of /ws/runs about the sweep's runs re-read GET /api/sweeps/{id}, throttled.
 
-import { api, el, fmtNumber, fmtAge, hideBanner, setConnection, showBanner, Stream } from "./api.js";
+import {
+  api, el, fmtNumber, fmtAge, hideBanner, setConnection, setStatusBadge, showBanner, statusRules, Stream,
+} from "./api.js";
 
 const MIN_REFRESH_MS = 500; // at most two reads a second, however many frames arrive
 const POLL_MS = 3000; // while active: a new metric value comes with no list frame of its own
-const WITH_ERROR = new Set(["failed", "diverged", "interrupted"]);
 
 const $ = (id) => document.getElementById(id);
 const sweepId = $("sweep").dataset.sweepId;
@@ -126,13 +127,13 @@ function renderRow(run) {
   row.tr.classList.toggle("best", isBest);
   row.best.hidden = !isBest;
   row.best.title = isBest ? `the best ${sweep.metric} of the sweep (${sweep.goal === "min" ? "lowest" : "highest"})` : "";
-  row.status.textContent = run.status;
-  row.status.dataset.status = run.status;
+  setStatusBadge(row.status, run.status);
   // why a run stopped (the median rule says at which step and against what), failed or waits
-  const reason = WITH_ERROR.has(run.status) ? run.error || run.status_message : run.status_message;
+  const { with_error: withError, tone } = statusRules(run.status);
+  const reason = withError ? run.error || run.status_message : run.status_message;
   row.reason.textContent = reason || "";
   row.reason.hidden = !reason;
-  row.reason.className = run.status === "failed" || run.status === "diverged" ? "reason error-text" : "reason muted";
+  row.reason.className = tone === "bad" ? "reason error-text" : "reason muted";
   sweep.axes.forEach((axis, i) => {
     row.axes[i].textContent = axisText(run.point[axis]);
     row.axes[i].dataset.value = JSON.stringify(run.point[axis] ?? null);
@@ -164,7 +165,7 @@ function renderHead(s) {
   const n = s.runs.length;
   $("sweep-counts").replaceChildren(`${n} run${n === 1 ? "" : "s"}: `,
     ...Object.entries(s.counts).map(([status, count]) =>
-      el("span", { class: "status", dataset: { status } }, `${count} ${status}`)));
+      el("span", { class: "status", dataset: { tone: statusRules(status).tone } }, `${count} ${status}`)));
   $("compare-link").href = `/compare?ids=${s.runs.map((r) => r.id).join(",")}`;
   $("csv-link").href = `/api/sweeps/${s.id}/export.csv`;
   const stop = $("stop-sweep");
