@@ -8,6 +8,7 @@ import pytest
 
 from gan_core import cli
 from gan_core.checkpoint import latest_checkpoint, load_checkpoint
+from tests.polling import wait_until
 
 QUICK = ["--set", "train.steps=20", "--set", "train.report_every=5",
          "--set", "train.sample_every=10", "--set", "train.checkpoint_every=10",
@@ -85,7 +86,6 @@ def test_console_script_runs_and_lists_presets():
 
 def test_ctrl_c_saves_a_checkpoint_and_exits_130(tmp_path):
     import signal
-    import time
 
     out = tmp_path / "run"
     proc = subprocess.Popen(
@@ -94,10 +94,12 @@ def test_ctrl_c_saves_a_checkpoint_and_exits_130(tmp_path):
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     stats = out / "stats.jsonl"
-    deadline = time.monotonic() + 60
-    while not (stats.exists() and stats.read_text().count("\n") >= 2):
-        assert time.monotonic() < deadline and proc.poll() is None, proc.stderr.read()
-        time.sleep(0.1)
+
+    def two_reports() -> bool:
+        assert proc.poll() is None, proc.stderr.read()  # it exited early: say why
+        return stats.exists() and stats.read_text().count("\n") >= 2
+
+    wait_until(two_reports, timeout=60, what=f"two reports in {stats}")
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err

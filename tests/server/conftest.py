@@ -19,6 +19,8 @@ import httpx
 import pytest
 from websockets.sync.client import ClientConnection, connect
 
+from tests.polling import WaitTimeout, wait_until
+
 # a ring-of-8 run that finishes in a few seconds and reports often
 TINY: dict[str, Any] = {
     "preset": "ring8-gan",
@@ -110,17 +112,19 @@ class Server:
              "--data-dir", str(self.data_dir), "--log-level", "warning"],
             env=env, stdout=self.log.open("ab"), stderr=subprocess.STDOUT,
         )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
+        proc = self.proc
+
+        def healthy() -> bool:
+            if proc.poll() is not None:
                 raise RuntimeError(f"server exited: {self.log.read_text()[-3000:]}")
-            try:
-                if httpx.get(self.url + "/api/health", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        raise RuntimeError(f"server did not start: {self.log.read_text()[-3000:]}")
+            return httpx.get(self.url + "/api/health", timeout=1).status_code == 200
+
+        try:
+            wait_until(healthy, ignore=(httpx.HTTPError,), timeout=timeout, interval=0.2,
+                       what=f"the server on port {self.port} to answer /api/health")
+        except WaitTimeout as late:
+            raise RuntimeError(f"server did not start: {self.log.read_text()[-3000:]}") from late
+        return self
 
     def worker_pids(self) -> dict[str, int]:
         health = httpx.get(self.url + "/api/health", timeout=10).json()
@@ -188,25 +192,15 @@ def image_run(server: Server) -> str:
 
 
 def wait_status(api: httpx.Client, run_id: str, *statuses: str, timeout: float = 90) -> dict:
-    deadline = time.monotonic() + timeout
-    run: dict = {}
-    while time.monotonic() < deadline:
-        run = api.get(f"/api/runs/{run_id}").json()
-        if run["status"] in statuses:
-            return run
-        time.sleep(0.1)
-    raise AssertionError(f"run {run_id} is {run.get('status')}, not {statuses}: {run}")
+    return wait_until(lambda: api.get(f"/api/runs/{run_id}").json(),
+                      ready=lambda run: run["status"] in statuses, timeout=timeout,
+                      what=f"run {run_id} to be {' or '.join(statuses)}")
 
 
 def wait_step(api: httpx.Client, run_id: str, step: int, timeout: float = 60) -> dict:
-    deadline = time.monotonic() + timeout
-    run: dict = {}
-    while time.monotonic() < deadline:
-        run = api.get(f"/api/runs/{run_id}").json()
-        if run["step"] >= step:
-            return run
-        time.sleep(0.05)
-    raise AssertionError(f"run {run_id} stayed at step {run.get('step')} < {step}")
+    return wait_until(lambda: api.get(f"/api/runs/{run_id}").json(),
+                      ready=lambda run: run["step"] >= step, timeout=timeout, interval=0.05,
+                      what=f"run {run_id} to reach step {step}")
 
 
 class Stream:

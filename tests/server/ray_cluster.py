@@ -17,8 +17,9 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+from tests.polling import WaitTimeout, wait_until
 
 HEAD_IP, WORKER_IP = "127.0.0.2", "127.0.0.3"
 RAY_ENV = {"RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled"}
@@ -124,8 +125,12 @@ class RayCluster:
     def stop(self) -> None:
         """End this cluster's processes only (``ray stop`` would end every Ray on the machine);
         at once, as ``ray stop --force`` does: a test cluster has nothing to save."""
-        deadline = time.monotonic() + 20
-        while (pids := self.node_pids()) and time.monotonic() < deadline:
+        def gone() -> bool:
+            pids = self.node_pids()
             self._kill(pids, signal.SIGKILL)
-            time.sleep(0.2)
+            return not pids
+
+        # best effort: after 20 s the folder goes anyway
+        with contextlib.suppress(WaitTimeout):
+            wait_until(gone, timeout=20, interval=0.2, what="this cluster's processes to end")
         shutil.rmtree(self.root, ignore_errors=True)

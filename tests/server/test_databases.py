@@ -4,12 +4,12 @@ SIGKILLed mid-run and restarted: every acknowledged judgment is there, every met
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.polling import wait_until
 from tests.server.conftest import IMAGE_RUN, create_run, server_on, tiny, wait_status, wait_step
 from tests.server.databases import KINDS
 
@@ -47,10 +47,8 @@ def test_a_killed_server_loses_nothing_it_acknowledged(kind: str, tmp_path: Path
             wait_step(api, run_id, 120)
             worker = server.worker_pids()[run_id]
         server.kill()  # SIGKILL: no shutdown code runs
-        deadline = time.monotonic() + 30  # the orphaned worker checkpoints and exits
-        while time.monotonic() < deadline and _alive(worker):
-            time.sleep(0.2)
-        assert not _alive(worker)
+        wait_until(lambda: not _alive(worker), timeout=30, interval=0.2,
+                   what=f"the orphaned worker (pid {worker}) to checkpoint and exit")
 
         server.start()
         with httpx.Client(base_url=server.url, timeout=60) as api:

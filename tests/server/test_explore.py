@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-import time
 from collections.abc import Iterator
 
 import httpx
@@ -13,6 +12,7 @@ import pytest
 from PIL import Image
 from websockets.sync.client import connect
 
+from tests.polling import wait_until
 from tests.server.conftest import Server, create_run, tiny, wait_status
 
 
@@ -151,10 +151,8 @@ def test_runs_without_a_usable_checkpoint_say_why(api: httpx.Client) -> None:
     assert missing.status_code == 404 and "no checkpoint yet" in missing.json()["detail"]
     # a snapshot of the weights of now, on request
     assert api.post(f"/api/runs/{run_id}/control", json={"action": "checkpoint"}).status_code == 202
-    deadline = time.monotonic() + 60
-    while not api.get(f"/api/runs/{run_id}/checkpoints").json():
-        assert time.monotonic() < deadline, "no checkpoint after the checkpoint command"
-        time.sleep(0.2)
+    wait_until(lambda: api.get(f"/api/runs/{run_id}/checkpoints").json(), timeout=60,
+               interval=0.2, what="a checkpoint after the checkpoint command")
     toy = api.get(f"/api/runs/{run_id}/explore")
     assert toy.status_code == 409 and "2D points" in toy.json()["detail"]
     api.delete(f"/api/runs/{run_id}")
@@ -182,7 +180,9 @@ def test_the_image_service_recovers_from_a_crash(api: httpx.Client, image_run: s
     pid = api.get("/api/health").json()["images"]["pid"]
     assert pid is not None
     os.kill(pid, signal.SIGKILL)
-    time.sleep(0.5)
+    # until the server sees it gone, a request could still be sent to the dead service
+    wait_until(lambda: api.get("/api/health").json()["images"]["pid"] is None, timeout=10,
+               what=f"the server to see the image service (pid {pid}) gone")
     again = api.get(f"/api/runs/{image_run}/explore")
     assert again.status_code == 200, again.text  # a fresh service took over
     assert api.get("/api/health").json()["images"]["pid"] not in (None, pid)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import threading
-import time
 from typing import Any
 
 import pytest
 
 from server.jobs.manager import JobManager
 from server.jobs.worker import WorkerSpec
+from tests.polling import wait_until
 from tests.server import fake_workers
 
 
@@ -23,15 +23,17 @@ class Collector:
             self.events.extend((run_id, e) for e in events)
 
     def final(self, run_id: str, timeout: float = 60) -> Any:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        def ends(events: list[tuple[str, Any]]) -> list[Any]:
+            return [e for r, e in events if r == run_id
+                    and getattr(e, "status", None) in ("completed", "failed")]
+
+        def events() -> list[tuple[str, Any]]:
             with self.lock:
-                done = [e for r, e in self.events if r == run_id
-                        and getattr(e, "status", None) in ("completed", "failed")]
-            if done:
-                return done[-1]
-            time.sleep(0.05)
-        raise AssertionError(f"{run_id} did not finish: {self.events}")
+                return list(self.events)
+
+        seen = wait_until(events, ready=ends, timeout=timeout, interval=0.05,
+                          what=f"{run_id} to finish")
+        return ends(seen)[-1]
 
 
 def spec(run_id: str) -> WorkerSpec:

@@ -22,6 +22,7 @@ import pytest
 from websockets.sync.client import connect
 
 from gan_core.checkpoint import load_checkpoint
+from tests.polling import wait_until
 from tests.server.conftest import (
     IMAGE_RUN,
     Server,
@@ -79,24 +80,20 @@ def on_node2(**overrides: Any) -> dict[str, Any]:
 
 
 def worker(api: httpx.Client, run_id: str, timeout: float = 30) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for w in api.get("/api/health").json()["jobs"]["workers"]:
-            if w["run_id"] == run_id and w["pid"]:
-                return w
-        time.sleep(0.1)
-    raise AssertionError(f"run {run_id} has no worker in /api/health")
+    def mine(workers: list[dict[str, Any]]) -> dict[str, Any] | None:
+        return next((w for w in workers if w["run_id"] == run_id and w["pid"]), None)
+
+    workers = wait_until(lambda: api.get("/api/health").json()["jobs"]["workers"], ready=mine,
+                         timeout=timeout, what=f"a worker of run {run_id} in /api/health")
+    return mine(workers)
 
 
 def wait_reason(api: httpx.Client, run_id: str, timeout: float = 30) -> str:
     """The reason a queued run gives (it comes a moment after the run's row)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        run = api.get(f"/api/runs/{run_id}").json()
-        if run["status"] == "queued" and run["status_message"]:
-            return run["status_message"]
-        time.sleep(0.1)
-    raise AssertionError(f"run {run_id} gave no reason to wait: {run}")
+    run = wait_until(lambda: api.get(f"/api/runs/{run_id}").json(),
+                     ready=lambda run: run["status"] == "queued" and run["status_message"],
+                     timeout=timeout, what=f"run {run_id} to give a reason to wait")
+    return run["status_message"]
 
 
 def stop_all(api: httpx.Client, *run_ids: str) -> None:
@@ -130,7 +127,7 @@ def test_a_run_on_the_second_node_streams_and_obeys_controls(api: httpx.Client,
         paused = stream.until(is_status("paused"))
         at = wait_status(api, run_id, "paused")["step"]
         assert at == paused["step"]
-        time.sleep(0.5)
+        time.sleep(0.5)  # a fixed window: nothing to wait for, the step must NOT move in it
         assert api.get(f"/api/runs/{run_id}").json()["step"] == at  # really paused
 
         assert control(api, run_id, "step").status_code == 202
@@ -199,7 +196,7 @@ def test_runs_wait_in_rays_queue_with_the_reason(api: httpx.Client) -> None:
     waiting = create_run(api, tiny(**{"train.steps": 20}))
     assert wait_reason(api, waiting) == "waiting for 1 free CPU in the cluster"
     assert waiting in api.get("/api/health").json()["jobs"]["queued"]
-    time.sleep(1)
+    time.sleep(1)  # a fixed window: the run must NOT start while the cluster is full
     assert api.get(f"/api/runs/{waiting}").json()["status"] == "queued"  # not running
     control(api, busy[0], "stop")
     assert wait_status(api, waiting, "completed", "failed", timeout=60)["status"] == "completed"
@@ -290,7 +287,8 @@ def test_a_run_that_loses_its_server_stops_with_a_checkpoint(cluster: RayCluster
         lost_at = time.monotonic()
     finally:
         first.stop()
-    # the silence itself is the condition: it must outlast the run's detach timeout
+    # a fixed wait: the silence itself is the condition, it must outlast the run's detach
+    # timeout (and no signal says so: the run's only channel is to the killed server)
     time.sleep(max(0.0, lost_at + detach_s + 3 - time.monotonic()))
     second = Server(tmp_path / "data", **env).start(120)
     try:

@@ -8,7 +8,6 @@ import io
 import math
 import subprocess
 import sys
-import time
 from typing import Any
 
 import httpx
@@ -17,6 +16,7 @@ import pytest
 from server.errors import Invalid
 from server.schemas import SweepCreate
 from server.sweeps import MedianRule, axis_labels, expand_points, point_label
+from tests.polling import wait_until
 from tests.server.conftest import TINY, Server, wait_status
 
 ENDED = ("completed", "stopped", "failed", "diverged", "interrupted")
@@ -27,14 +27,9 @@ def sweep_body(**fields: Any) -> dict[str, Any]:
 
 
 def wait_sweep(api: httpx.Client, sweep_id: str, timeout: float = 180) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    sweep: dict[str, Any] = {}
-    while time.monotonic() < deadline:
-        sweep = api.get(f"/api/sweeps/{sweep_id}").json()
-        if sweep["status"] == "finished":
-            return sweep
-        time.sleep(0.2)
-    raise AssertionError(f"sweep {sweep_id} did not finish: {sweep}")
+    return wait_until(lambda: api.get(f"/api/sweeps/{sweep_id}").json(),
+                      ready=lambda sweep: sweep["status"] == "finished", timeout=timeout,
+                      interval=0.2, what=f"sweep {sweep_id} to finish")
 
 
 def metric_series(api: httpx.Client, run_id: str, metric: str) -> list[tuple[int, float]]:
@@ -248,10 +243,9 @@ def test_a_sweep_survives_a_restart_and_resumes_its_interrupted_runs(
                            "train.checkpoint_every": 50}))
             sweep_id, run_ids = r.json()["id"], r.json()["runs"]
             for run_id in run_ids:
-                deadline = time.monotonic() + 60
-                while not api.get(f"/api/runs/{run_id}/checkpoints").json():
-                    assert time.monotonic() < deadline, "no checkpoint in 60 s"
-                    time.sleep(0.2)
+                url = f"/api/runs/{run_id}/checkpoints"
+                wait_until(lambda url=url: api.get(url).json(), timeout=60, interval=0.2,
+                           what=f"a checkpoint of run {run_id}")
         srv.kill()  # no goodbye: the runs are left as they were
         srv.start()
         with httpx.Client(base_url=srv.url, timeout=30) as api:
