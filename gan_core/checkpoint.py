@@ -9,8 +9,6 @@ JSON config), ``step``, and JSON for the optimizers' param groups and non-tensor
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +19,7 @@ from safetensors.torch import save_file
 from torch import Tensor
 
 from gan_core.config import RunConfig
+from gan_core.run_dir import RunDir, atomic_path
 
 __all__ = [
     "FORMAT",
@@ -34,7 +33,6 @@ __all__ = [
 ]
 
 FORMAT = "ganscope-checkpoint-1"
-CHECKPOINT_GLOB = "ckpt_*.safetensors"
 
 
 class CheckpointError(ValueError):
@@ -89,9 +87,8 @@ def save_checkpoint(
     tensors: dict[str, Tensor],
     meta: dict[str, Any] | None = None,
 ) -> Path:
-    """Write atomically (temp file, then ``os.replace``): a crash never leaves half a file."""
+    """Write atomically (gan_core.run_dir.atomic_path): a crash never leaves half a file."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     # safetensors refuses shared or strided storage; checkpoints are small, copies are cheap
     body = {k: v.detach().to("cpu").contiguous().clone() for k, v in tensors.items()}
     metadata = {
@@ -100,15 +97,8 @@ def save_checkpoint(
         "step": str(step),
         "meta": json.dumps(meta or {}),
     }
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".safetensors")
-    os.close(fd)
-    try:
-        save_file(body, tmp, metadata=metadata)
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; a checkpoint is as shareable as the run
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp:
+        save_file(body, str(tmp), metadata=metadata)
     return path
 
 
@@ -137,6 +127,5 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Che
 
 def latest_checkpoint(run_dir: str | Path) -> Path | None:
     """The checkpoint with the highest step in ``run_dir/checkpoints``, or None."""
-    folder = Path(run_dir) / "checkpoints"
-    found = sorted(folder.glob(CHECKPOINT_GLOB))
-    return found[-1] if found else None
+    found = RunDir(run_dir).files("checkpoint")
+    return found[-1][1] if found else None

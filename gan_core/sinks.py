@@ -1,14 +1,5 @@
-"""Sinks that write a run's events to its folder, the layout the CLI and the server share.
-
-    run_dir/config.json           the RunConfig
-    run_dir/stats.jsonl           one JSON object per Metrics event: {"step": N, name: value, ...}
-    run_dir/events.jsonl          status changes, hyper-parameter changes, checkpoints
-    run_dir/samples/grid_<step>.png   sample grids from fixed noise (image data)
-    run_dir/views/view_<step>.json    2D views (toy data)
-    run_dir/checkpoints/ckpt_<step>.safetensors   (written by the Trainer)
-
-The folder alone is enough to rebuild a run.
-"""
+"""The sink that writes a run's events into its folder (gan_core.run_dir has the layout; the
+Trainer writes the checkpoints)."""
 
 from __future__ import annotations
 
@@ -28,6 +19,7 @@ from gan_core.events import (
     StatusChanged,
     Toy2DView,
 )
+from gan_core.run_dir import RunDir, write_atomic
 
 __all__ = ["RunDirSink", "read_stats"]
 
@@ -42,14 +34,12 @@ class RunDirSink:
 
     def __init__(self, run_dir: str | Path, *, resume_step: int | None = None) -> None:
         self.run_dir = Path(run_dir)
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        for sub in ("samples", "views", "checkpoints"):
-            (self.run_dir / sub).mkdir(exist_ok=True)
+        self.folder = RunDir(run_dir).make()
         if resume_step is not None:
-            _truncate_after(self.run_dir / "stats.jsonl", resume_step)
-            _truncate_after(self.run_dir / "events.jsonl", resume_step)
-        self._stats: IO[str] = open(self.run_dir / "stats.jsonl", "a", encoding="utf-8")  # noqa: SIM115
-        self._events: IO[str] = open(self.run_dir / "events.jsonl", "a", encoding="utf-8")  # noqa: SIM115
+            _truncate_after(self.folder.stats, resume_step)
+            _truncate_after(self.folder.events, resume_step)
+        self._stats: IO[str] = open(self.folder.stats, "a", encoding="utf-8")  # noqa: SIM115
+        self._events: IO[str] = open(self.folder.events, "a", encoding="utf-8")  # noqa: SIM115
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, Metrics):
@@ -57,13 +47,13 @@ class RunDirSink:
             self._stats.write(json.dumps(row) + "\n")
             self._stats.flush()
         elif isinstance(event, SampleGrid):
-            _write_atomic(self.run_dir / "samples" / f"grid_{event.step:09d}.png", event.png)
+            write_atomic(self.folder.file("grid", event.step), event.png)
         elif isinstance(event, Toy2DView):
             body = json.dumps(event.to_dict()).encode()
-            _write_atomic(self.run_dir / "views" / f"view_{event.step:09d}.json", body)
+            write_atomic(self.folder.file("view", event.step), body)
         elif isinstance(event, RunStarted):
             text = json.dumps(event.config, indent=2).encode()
-            _write_atomic(self.run_dir / "config.json", text)
+            write_atomic(self.folder.config, text)
             self._log(event)
         elif isinstance(event, StatusChanged | HyperparamsChanged | CheckpointSaved):
             self._log(event)
@@ -82,18 +72,12 @@ class RunDirSink:
         self._events.close()
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".tmp-{path.name}")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-
-
 def _truncate_after(path: Path, step: int) -> None:
     if not path.exists():
         return
     kept = [line for line in path.read_text(encoding="utf-8").splitlines(keepends=True)
             if line.strip() and _line_step(line) <= step]
-    _write_atomic(path, "".join(kept).encode())
+    write_atomic(path, "".join(kept))
 
 
 def _line_step(line: str) -> int:
@@ -105,7 +89,7 @@ def _line_step(line: str) -> int:
 
 def read_stats(run_dir: str | Path) -> list[dict[str, float | None]]:
     """All rows of ``stats.jsonl``, in order (a torn last line is skipped)."""
-    path = Path(run_dir) / "stats.jsonl"
+    path = RunDir(run_dir).stats
     rows = []
     if path.exists():
         for line in path.read_text(encoding="utf-8").splitlines():

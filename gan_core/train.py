@@ -49,6 +49,7 @@ from gan_core.metrics.spectral import SpectralMonitor
 from gan_core.metrics.toy2d import mode_coverage, w1_exact
 from gan_core.models import build_models
 from gan_core.models.layers import repeat_for_pack
+from gan_core.run_dir import RunDir
 from gan_core.speed import Precision, check_speed_options, maybe_compile
 from gan_core.status import RunStatus
 
@@ -345,7 +346,7 @@ class Trainer:
         if self.out_dir is None:
             return None
         tensors, meta = self._state()
-        path = self.out_dir / "checkpoints" / f"ckpt_{self.step:09d}.safetensors"
+        path = RunDir(self.out_dir).checkpoint(self.step)
         save_checkpoint(path, self.config, self.step, tensors, meta)
         self._emit(CheckpointSaved(step=self.step, path=str(path)))
         return path

@@ -35,12 +35,13 @@ from typing import Any
 
 from sqlalchemy import delete, insert, select, update
 
+from gan_core.run_dir import RunDir
 from gan_core.status import TERMINAL, WITH_ERROR, RunStatus
 from server.batches import take_batch
 from server.db import Database
 from server.models import CheckpointRow, MetricPoint, Run, RunEvent, SampleRow
 
-__all__ = ["Hub", "Subscriber", "event_to_message", "sample_file"]
+__all__ = ["Hub", "Subscriber", "event_to_message"]
 
 log = logging.getLogger(__name__)
 
@@ -427,11 +428,6 @@ class Hub:
                 del self._unsent[run_id]
 
 
-def sample_file(kind: str, step: int) -> str:
-    """Where a run folder keeps the grid (``kind`` "grid") or 2D view ("view") of ``step``."""
-    return f"samples/grid_{step:09d}.png" if kind == "grid" else f"views/view_{step:09d}.json"
-
-
 def apply_message(session: Any, run_id: str, message: dict[str, Any],
                   cursor: int | None = None) -> None:
     """Store one message: its row, and what it changes in the run's row."""
@@ -450,7 +446,7 @@ def apply_message(session: Any, run_id: str, message: dict[str, Any],
         return
     if kind in ("sample", "view"):
         kind_name = "grid" if kind == "sample" else "view"
-        file = sample_file(kind_name, step)
+        file = RunDir.file_name(kind_name, step)
         session.add(SampleRow(run_id=run_id, seq=seq, step=step, kind=kind_name, file=file,
                               nrow=message.get("nrow"), count=message.get("count")))
     elif kind == "checkpoint":

@@ -15,8 +15,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from gan_core.checkpoint import CHECKPOINT_GLOB
 from gan_core.config import ConfigError, RunConfig
+from gan_core.run_dir import RunDir
 from gan_core.sinks import read_stats
 from gan_core.status import TERMINAL, RunStatus
 from server.db import Database
@@ -37,7 +37,7 @@ def run_dir_messages(folder: Path) -> tuple[list[dict[str, Any]], str | None, st
     for row in read_stats(folder):
         step = int(row.pop("step"))
         messages.append(((step, 1), {"type": "metrics", "step": step, "values": row}))
-    events_file = folder / "events.jsonl"
+    events_file = RunDir(folder).events
     lines = events_file.read_text().splitlines() if events_file.exists() else []
     for line in lines:
         try:
@@ -55,16 +55,14 @@ def run_dir_messages(folder: Path) -> tuple[list[dict[str, Any]], str | None, st
         elif kind == "hyperparams":
             messages.append(((step, 2), {"type": "hyperparams", "step": step,
                                          "changes": event.get("changes", {})}))
-    for path in sorted((folder / "samples").glob("grid_*.png")):
-        step = int(path.stem.split("_")[1])
+    run_dir = RunDir(folder)
+    for step, _ in run_dir.files("grid"):
         messages.append(((step, 2), {"type": "sample", "step": step}))
-    for path in sorted((folder / "views").glob("view_*.json")):
-        step = int(path.stem.split("_")[1])
+    for step, _ in run_dir.files("view"):
         messages.append(((step, 2), {"type": "view", "step": step}))
-    for path in sorted((folder / "checkpoints").glob(CHECKPOINT_GLOB)):
-        step = int(path.stem.split("_")[1])
+    for step, path in run_dir.files("checkpoint"):
         messages.append(((step, 2), {"type": "checkpoint", "step": step,
-                                     "file": f"checkpoints/{path.name}",
+                                     "file": RunDir.checkpoint_name(step),
                                      "size_bytes": path.stat().st_size}))
     messages.sort(key=lambda item: item[0])
     if status is None or status not in TERMINAL:
@@ -82,9 +80,9 @@ def import_run_dir(db: Database, runs_dir: Path, folder: Path, *, name: str | No
     folder = folder.resolve()
     if not folder.is_dir():
         raise RunImportError(f"{folder} is not a folder")
-    config_file = folder / "config.json"
+    config_file = RunDir(folder).config
     if not config_file.is_file():
-        raise RunImportError(f"{folder} has no config.json: not a GANscope run folder")
+        raise RunImportError(f"{folder} has no {config_file.name}: not a GANscope run folder")
     try:
         config = RunConfig.from_json(config_file.read_text())
     except ConfigError as exc:

@@ -21,6 +21,7 @@ from sqlalchemy import select, update
 from gan_core.checkpoint import CheckpointError, load_checkpoint
 from gan_core.config import ConfigError, RunConfig, merge_config, set_dotted, validation_issues
 from gan_core.presets import PRESETS, preset_dict
+from gan_core.run_dir import RunDir
 from gan_core.status import ACTIVE, LIVE, RESUMABLE, RunStatus
 from server.db import Database
 from server.errors import Conflict, Invalid, NotFound
@@ -138,7 +139,7 @@ class RunService:
             self.hub.notify_list({"type": "created", "id": run_id})
             if resume_from is not None:
                 # the fork starts from a copy: the parent's files stay the parent's
-                target = self.run_dir(run_id) / "checkpoints" / Path(resume_from).name
+                target = RunDir(self.run_dir(run_id)).checkpoints / Path(resume_from).name
                 target.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(resume_from, target)
                 resume_from = str(target)

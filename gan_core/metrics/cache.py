@@ -1,8 +1,8 @@
 """Statistics of real data cached on disk, keyed by a hash of everything that affects them.
 
-A cache entry is one ``.npz`` of plain arrays (read with ``allow_pickle=False``), written to a
-temporary file in the same folder and moved into place with ``os.replace``: a reader sees the
-old entry or the new one, never half a file, and two writers race harmlessly.
+A cache entry is one ``.npz`` of plain arrays (read with ``allow_pickle=False``), written
+atomically (gan_core.run_dir.atomic_path): a reader sees the old entry or the new one, never half
+a file, and two writers race harmlessly.
 """
 
 from __future__ import annotations
@@ -11,12 +11,13 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from gan_core.run_dir import atomic_path
 
 __all__ = ["cache_key", "default_cache_dir", "load_or_compute"]
 
@@ -53,13 +54,6 @@ def load_or_compute(
         except (OSError, ValueError) as exc:  # truncated or foreign file: recompute it
             log.warning("ignoring unreadable cache entry %s: %s", path, exc)
     arrays = {name: np.asarray(value) for name, value in compute().items()}
-    folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{key}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.savez(f, **arrays)
     return arrays

@@ -10,10 +10,10 @@ so whatever a client hears of can be fetched at once.
 from __future__ import annotations
 
 import dataclasses
-import os
 from pathlib import Path
 from typing import Any
 
+from gan_core.run_dir import RunDir, write_atomic
 from gan_core.sinks import RunDirSink
 
 __all__ = ["RunFolderMirror"]
@@ -39,10 +39,8 @@ class RunFolderMirror:
                 step = event.step  # a resume from a checkpoint replays what came after it
             self._sink = RunDirSink(self.run_dir, resume_step=step)
         if event.kind == "checkpoint":
-            target = self.run_dir / "checkpoints" / Path(event.path).name
-            tmp = target.with_name(f".tmp-{target.name}")
-            tmp.write_bytes(blob or b"")
-            os.replace(tmp, target)
+            target = write_atomic(RunDir(self.run_dir).checkpoints / Path(event.path).name,
+                                  blob or b"")
             event = dataclasses.replace(event, path=str(target))
         self._sink(event)
         if event.kind == "sample_grid":

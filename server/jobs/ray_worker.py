@@ -30,6 +30,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from gan_core.run_dir import RunDir
 from gan_core.status import RunStatus
 from server.jobs.worker import WorkerSpec, report_failure, train_run
 
@@ -137,7 +138,8 @@ class RunActor:
         self.target = target
         self.scratch = Path(tempfile.mkdtemp(prefix=f"ganscope-{spec.run_id}-"))
         if checkpoint is not None:  # resume on any node: the server sent the file itself
-            path = self.scratch / "checkpoints" / Path(spec.resume_from or "ckpt.safetensors").name
+            name = Path(spec.resume_from or "ckpt.safetensors").name
+            path = RunDir(self.scratch).checkpoints / name
             path.parent.mkdir(parents=True)
             path.write_bytes(checkpoint)
             self.spec = dataclasses.replace(spec, resume_from=str(path))

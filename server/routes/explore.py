@@ -11,8 +11,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -23,6 +21,7 @@ from pydantic.json_schema import SkipJsonSchema
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
+from gan_core.run_dir import write_atomic
 from server.deps import AdminDep, AppState, RunId, StateDep
 from server.errors import Conflict, NotFound, answers, content
 from server.inference import ImageServiceError
@@ -148,12 +147,8 @@ def _read_saved(checkpoint: Path) -> dict[str, Any]:
 
 def _write_saved(checkpoint: Path, directions: dict[str, Any]) -> None:
     """Atomically: a crash never leaves half a file."""
-    path = _saved_path(checkpoint)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
-    with os.fdopen(fd, "w") as out:
-        json.dump({"format": "ganscope-directions-1", "directions": directions}, out)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
+    write_atomic(_saved_path(checkpoint),
+                 json.dumps({"format": "ganscope-directions-1", "directions": directions}))
 
 
 # -- REST -------------------------------------------------------------------------------------

@@ -13,8 +13,6 @@ flagged pair was rejected.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import threading
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -25,6 +23,7 @@ from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 
 from gan_core.metrics.support import estimate_support
+from gan_core.run_dir import write_atomic
 from server.deps import AdminDep, AppState, RunId, StateDep
 from server.errors import Conflict, NotFound, answers
 from server.routes.explore import Target, checkpoint_file
@@ -72,12 +71,7 @@ def _read(path: Path) -> dict[str, Any]:
 
 def _write(path: Path, draws: dict[str, Any]) -> None:
     """Atomically: a crash never leaves half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
-    with os.fdopen(fd, "w") as out:
-        json.dump({"format": FORMAT, "draws": draws}, out)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
+    write_atomic(path, json.dumps({"format": FORMAT, "draws": draws}))
 
 
 def _draw_id(step: int, s: int, seed: int, ema: bool, space: str) -> str:
