@@ -80,12 +80,16 @@ class Condition:
 
     test: Callable[[Any], bool]
     schema: dict[str, Any]
+    # the values that fail the test, stated positively where JSON Schema can (a generator
+    # handles {"maximum": 8} far better than {"not": {"exclusiveMinimum": 8}})
+    fails: dict[str, Any] | None = None
 
 
 def one_of(*values: Any) -> Condition:
     # equal as JSON Schema's enum compares: true is not 1
     return Condition(lambda v: any(v == x and isinstance(v, bool) == isinstance(x, bool)
-                                   for x in values), {"enum": list(values)})
+                                   for x in values), {"enum": list(values)},
+                     {"not": {"enum": list(values)}})
 
 
 def not_one_of(*values: Any) -> Condition:
@@ -95,17 +99,18 @@ def not_one_of(*values: Any) -> Condition:
 
 def is_set() -> Condition:
     """Given (not empty): a number, where the field is optional."""
-    return Condition(lambda v: v is not None and v is not MISSING, {"not": {"type": "null"}})
+    return Condition(lambda v: v is not None and v is not MISSING, {"not": {"type": "null"}},
+                     {"type": "null"})
 
 
 def above(limit: int | float) -> Condition:
     return Condition(lambda v: isinstance(v, int | float) and v > limit,
-                     {"type": "number", "exclusiveMinimum": limit})
+                     {"type": "number", "exclusiveMinimum": limit}, {"maximum": limit})
 
 
 def not_multiple_of(k: int) -> Condition:
     return Condition(lambda v: isinstance(v, int) and v % k != 0,
-                     {"type": "integer", "not": {"multipleOf": k}})
+                     {"type": "integer", "not": {"multipleOf": k}}, {"multipleOf": k})
 
 
 @dataclass(frozen=True)

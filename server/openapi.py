@@ -249,14 +249,69 @@ def _types(schema: dict[str, Any]) -> list[str]:
     return out
 
 
+# A field with at most this many values (an enum, a bool, an integer between close bounds) is
+# locked by listing the values it keeps.
+FEW_VALUES = 16
+
+
+def _few_values(by_tag: dict[Any, dict[str, Any]]) -> list[Any] | None:
+    """Every value a field can take (over its variants' schemas), where there are few."""
+    values: list[Any] = []
+    for schema in by_tag.values():
+        for option in schema.get("anyOf", [schema]):
+            kind = option.get("type")
+            if "enum" in option or "const" in option:
+                values += option.get("enum", [option.get("const")])
+            elif kind == "null":
+                values.append(None)
+            elif kind == "boolean":
+                values += [False, True]
+            elif (kind == "integer" and "minimum" in option and "maximum" in option
+                  and option["maximum"] - option["minimum"] < FEW_VALUES):
+                values += range(option["minimum"], option["maximum"] + 1)
+            else:
+                return None
+    unique = []
+    for value in values:
+        if not any(value == u and type(value) is type(u) for u in unique):
+            unique.append(value)
+    return unique if len(unique) <= FEW_VALUES else None
+
+
+def _listed(kind: str | list[str]) -> list[str]:
+    return [kind] if isinstance(kind, str) else kind
+
+
 def _fails(conditions: list[Condition], by_tag: dict[Any, dict[str, Any]]) -> dict[str, Any]:
-    """The values of a field (of its types, from ``by_tag``) that meet none of ``conditions``.
-    The types keep a generator's complement small: `not` alone admits every other JSON type."""
+    """The values of a field (of its types, from ``by_tag``) that meet none of ``conditions``:
+    the list of them where the field has few (a generator negates an enum far more easily
+    than a `not` of several conditions), else its types less the conditions. The types keep a
+    generator's complement small: `not` alone admits every other JSON type."""
+    few = _few_values(by_tag)
+    if few is not None:
+        return {"enum": [v for v in few if not any(cond.test(v) for cond in conditions)]}
     types: list[str] = []
     for schema in by_tag.values():
         types += [kind for kind in _types(schema) if kind not in types]
-    met = [cond.schema for cond in conditions]
-    return {"type": types[0] if len(types) == 1 else types,
+    kind: str | list[str] = types[0] if len(types) == 1 else types
+    if all(cond.fails is not None for cond in conditions):
+        out: dict[str, Any] = {"type": kind}
+        for cond in conditions:
+            for key, value in cond.fails.items():  # type: ignore[union-attr]
+                if key == "type":  # the types both allow
+                    both = [t for t in _listed(out["type"]) if t in _listed(value)]
+                    out["type"] = both[0] if len(both) == 1 else both
+                elif key in out and out[key] != value:
+                    if {key: value} not in out.setdefault("allOf", []):
+                        out["allOf"].append({key: value})
+                else:
+                    out[key] = value
+        return out
+    met: list[dict[str, Any]] = []
+    for cond in conditions:
+        if cond.schema not in met:
+            met.append(cond.schema)
+    return {"type": kind,
             "not": met[0] if len(met) == 1 else {"anyOf": met}}
 
 
