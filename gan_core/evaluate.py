@@ -24,6 +24,7 @@ from torch import Tensor
 
 from gan_core.config import EVAL_METRICS, MNIST_FEATURE_SETS, ImageData
 from gan_core.data import DataSource, build_data
+from gan_core.data.convert import to_uint8
 from gan_core.metrics.cache import cache_key, load_or_compute
 from gan_core.metrics.features import FeatureExtractor, Features, build_extractor
 from gan_core.metrics.fid import fid_features_to_statistics, fid_statistics_to_metric
@@ -67,11 +68,6 @@ def check_features_fit(features: str, data_name: str) -> None:
                          f"{data_name!r}; use --features inception")
 
 
-def _uint8(images: Tensor) -> Tensor:
-    """[-1, 1] float (B, C, H, W) -> uint8, rounded as a saved PNG would be."""
-    return ((images.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
-
-
 def real_features(
     data: ImageData,
     extractor: FeatureExtractor,
@@ -99,7 +95,7 @@ def real_features(
         finally:
             if source is None:
                 src.close()
-        feats = _extract(extractor, (_uint8(images[i:i + BATCH])
+        feats = _extract(extractor, (to_uint8(images[i:i + BATCH])
                                      for i in range(0, len(images), BATCH)))
         out = {"features": feats.features.numpy()}
         if feats.logits is not None:
@@ -129,7 +125,7 @@ def generated_features(
         for i in range(0, len(z), BATCH):
             lab = labels[i:i + BATCH] if labels is not None else None
             with torch.inference_mode():
-                yield _uint8(sample(z[i:i + BATCH], lab)).cpu()
+                yield to_uint8(sample(z[i:i + BATCH], lab)).cpu()
 
     return _extract(extractor, batches())
 

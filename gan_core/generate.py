@@ -16,6 +16,7 @@ from torch import Tensor, nn
 
 from gan_core.checkpoint import Checkpoint, CheckpointError, load_checkpoint
 from gan_core.config import ImageData, RunConfig
+from gan_core.data import convert
 from gan_core.latent import sample_z
 from gan_core.models import build_models
 from gan_core.models.layers import pack_samples, repeat_for_pack
@@ -116,5 +117,4 @@ def load_generator(source: str | Path | Checkpoint, *, ema: bool = True,
 
 def to_uint8(images: Tensor) -> np.ndarray:
     """(B, C, H, W) in [-1, 1] -> (B, H, W, C) uint8."""
-    scaled = ((images.detach().float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
-    return scaled.permute(0, 2, 3, 1).cpu().numpy()
+    return convert.to_uint8(images).permute(0, 2, 3, 1).cpu().numpy()

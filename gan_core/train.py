@@ -32,6 +32,7 @@ from gan_core.checkpoint import (
 )
 from gan_core.config import OptimizerConfig, RunConfig
 from gan_core.data import build_data
+from gan_core.data.convert import to_uint8
 from gan_core.events import (
     CheckpointSaved,
     Event,
@@ -567,9 +568,9 @@ class Trainer:
         from torchvision.utils import make_grid
 
         nrow = max(1, int(math.sqrt(len(fake))))
-        grid = make_grid(fake.float().cpu(), nrow=nrow, normalize=True, value_range=(-1, 1))
-        # (C, H, W) float in [0, 1] -> (H, W, C) uint8
-        array = grid.mul(255).add_(0.5).clamp_(0, 255).to(torch.uint8).permute(1, 2, 0).numpy()
+        # (C, H, W) in [-1, 1], the padding 0 (mid grey) -> (H, W, C) uint8
+        grid = make_grid(fake.float().cpu(), nrow=nrow, pad_value=0.0)
+        array = to_uint8(grid).permute(1, 2, 0).numpy()
         buf = io.BytesIO()
         Image.fromarray(array.squeeze(-1) if array.shape[2] == 1 else array).save(buf, "PNG")
         self._emit(SampleGrid(step=self.step, png=buf.getvalue(), nrow=nrow, count=len(fake)))

@@ -445,15 +445,14 @@ def gif_bytes(images: Any, frame_ms: int) -> bytes:
     """An animated GIF (looping) of (B, H, W, C) uint8 frames, scaled up to be visible."""
     from PIL import Image
 
+    from server.imaging import encode_gif
+
     scale = max(1, 128 // images.shape[1])
     frames = []
     for image in images:
         frame = Image.fromarray(image[:, :, 0] if image.shape[2] == 1 else image)
         frames.append(frame.resize((frame.width * scale, frame.height * scale), Image.NEAREST))
-    buf = io.BytesIO()
-    frames[0].save(buf, "GIF", save_all=True, append_images=frames[1:], duration=frame_ms,
-                   loop=0)
-    return buf.getvalue()
+    return encode_gif(frames, frame_ms)
 
 
 # -- the server's side ------------------------------------------------------------------------

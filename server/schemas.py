@@ -247,3 +247,11 @@ class SweepsPublic(BaseModel):
 class SweepControlResult(BaseModel):
     runs: list[str] = Field(description="The runs the action was applied to.")
     skipped: list[str] = Field(description="Runs it could not be applied to, with why.")
+
+
+class Target(Strict):
+    """Which of a run's checkpoints an image operation uses."""
+
+    step: int | None = Field(None, ge=0, le=MAX_INT, description="The checkpoint's step "
+                             "(default: the newest).")
+    ema: bool = Field(True, description="The EMA weights of G when the run kept them.")

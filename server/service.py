@@ -286,6 +286,35 @@ class RunService:
             raise NotFound(f"no run {run_id}")
         return run
 
+    def rows(self, run_id: str, table: Any, order: Any) -> list[Any]:
+        """All of a run's rows in ``table`` (a model with a ``run_id``), ordered by ``order``
+        (NotFound for an unknown run)."""
+        self.get(run_id)
+        with self.db.read() as session:
+            return list(session.execute(select(table).where(table.run_id == run_id)
+                                        .order_by(order)).scalars())
+
+    def checkpoint_file(self, run_id: str, step: int | None) -> tuple[Path, int]:
+        """The run's checkpoint at ``step`` (None: the newest), as a path from our own rows."""
+        self.get(run_id)
+        query = select(CheckpointRow).where(CheckpointRow.run_id == run_id)
+        if step is not None:
+            query = query.where(CheckpointRow.step == step)
+        with self.db.read() as session:
+            row = session.execute(query.order_by(CheckpointRow.step.desc(),
+                                                 CheckpointRow.seq.desc())).scalars().first()
+        if row is None:
+            if step is not None:
+                raise NotFound(f"run {run_id} has no checkpoint at step {step}; GET "
+                               f"/api/runs/{run_id}/checkpoints lists them")
+            raise NotFound(f"run {run_id} has no checkpoint yet: one is written every "
+                           "train.checkpoint_every steps and when a run stops")
+        path = self.run_dir(run_id) / row.file
+        if not path.is_file():
+            raise NotFound(f"the checkpoint file for step {row.step} is missing from the run's "
+                           "folder")
+        return path, row.step
+
     async def _set_status(self, run_id: str, status: RunStatus, message: str) -> None:
         seq = self.hub.dispatch_message(run_id, {"type": "status", "step": -1,
                                                  "status": status.value, "message": message})

@@ -121,3 +121,14 @@ def test_every_gan_core_module_and_package_is_named() -> None:
     expected |= {d.relative_to(ROOT).as_posix() + "/" for d in core.iterdir()
                  if d.is_dir() and (d / "__init__.py").is_file()}
     assert sorted(expected - named()) == [], "add these to docs/ARCHITECTURE.md's gan_core table"
+
+
+def test_no_route_imports_another_routes_module() -> None:
+    """Routes are thin over services: what two routes share lives in a service module."""
+    routes = ROOT / "server" / "routes"
+    found = []
+    for path in sorted(routes.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("server.routes"):
+                found.append(f"{path.name} imports {node.module}")
+    assert found == [], found

@@ -43,3 +43,9 @@ def resize_square(images: Tensor, size: int) -> Tensor:
 def to_unit_range(images: Tensor) -> Tensor:
     """uint8 -> float32 with 0 -> -1 and 255 -> 1."""
     return images.float().div(127.5).sub(1.0)
+
+
+def to_uint8(images: Tensor) -> Tensor:
+    """The inverse: float in [-1, 1] (values outside clamped) -> uint8, rounded to the nearest,
+    as a saved PNG holds it. Any shape."""
+    return ((images.detach().float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 from typing import Annotated, TypeVar
 
@@ -11,8 +10,8 @@ from PIL import Image, ImageDraw, ImageFont
 
 from server.deps import RunId, StateDep
 from server.errors import NotFound
+from server.imaging import encode_gif
 from server.models import SampleRow
-from server.routes.runs import _run_rows
 
 router = APIRouter(prefix="/api/runs", tags=["runs"])
 
@@ -33,7 +32,7 @@ def samples_gif(
                                      "evenly spaced, the first and the last always in.")] = 100,
 ) -> Response:
     """Every recorded sample grid of the run, oldest first, as an animated GIF."""
-    rows = _run_rows(state, run_id, SampleRow, SampleRow.seq)
+    rows = state.runs.rows(run_id, SampleRow, SampleRow.seq)
     latest: dict[int, SampleRow] = {}
     for row in rows:
         if row.kind == "grid":
@@ -74,7 +73,4 @@ def build_gif(frames: list[tuple[int, Path]], fps: int) -> bytes:
         images.append(frame)
     durations = [round(1000 / fps)] * len(images)
     durations[-1] += HOLD_LAST_MS
-    buf = io.BytesIO()
-    images[0].save(buf, "GIF", save_all=True, append_images=images[1:], duration=durations,
-                   loop=0, optimize=False, disposal=1)
-    return buf.getvalue()
+    return encode_gif(images, durations)

@@ -26,20 +26,14 @@ from server.deps import AdminDep, AppState, RunId, StateDep
 from server.errors import Conflict, NotFound, answers, content
 from server.inference import ImageServiceError
 from server.models import CheckpointRow
-from server.routes.ws import accept_run_socket, until_first_done
-from server.schemas import MAX_INT, Strict
+from server.schemas import MAX_INT, Strict, Target
+from server.sockets import accept_run_socket, until_first_done
 
 router = APIRouter(tags=["explore"])
 
 MAX_Z = 1024  # the config's largest z_dim
 MAX_SAVED = 100  # named directions per checkpoint
 LATEST_TTL_S = 2.0  # how long "the newest checkpoint" is trusted before it is looked up again
-
-
-class Target(Strict):
-    step: int | None = Field(None, ge=0, le=MAX_INT, description="The checkpoint's step "
-                             "(default: the newest).")
-    ema: bool = Field(True, description="The EMA weights of G when the run kept them.")
 
 
 class Latent(Strict):
@@ -109,27 +103,6 @@ DirectionName = Annotated[str, Field(pattern=NAME_PATTERN)]
 # -- checkpoints ------------------------------------------------------------------------------
 
 
-def checkpoint_file(state: AppState, run_id: str, step: int | None) -> tuple[Path, int]:
-    """The run's checkpoint at ``step`` (None: the newest), as a path from our own rows."""
-    state.runs.get(run_id)
-    query = select(CheckpointRow).where(CheckpointRow.run_id == run_id)
-    if step is not None:
-        query = query.where(CheckpointRow.step == step)
-    with state.db.read() as session:
-        row = session.execute(query.order_by(CheckpointRow.step.desc(),
-                                             CheckpointRow.seq.desc())).scalars().first()
-    if row is None:
-        if step is not None:
-            raise NotFound(f"run {run_id} has no checkpoint at step {step}; GET "
-                           f"/api/runs/{run_id}/checkpoints lists them")
-        raise NotFound(f"run {run_id} has no checkpoint yet: one is written every "
-                       "train.checkpoint_every steps and when a run stops")
-    path = state.runs.run_dir(run_id) / row.file
-    if not path.is_file():
-        raise NotFound(f"the checkpoint file for step {row.step} is missing from the run's folder")
-    return path, row.step
-
-
 async def _call(state: AppState, op: str, params: dict[str, Any]) -> dict[str, Any]:
     return await state.images.call(op, params)
 
@@ -162,7 +135,7 @@ async def explore_info(
 ) -> dict[str, Any]:
     """What the explorer needs to know: the checkpoints, the generator's z, classes and
     layers, and the directions saved with this checkpoint."""
-    path, found = await run_in_threadpool(checkpoint_file, state, run_id, step)
+    path, found = await run_in_threadpool(state.runs.checkpoint_file, run_id, step)
     info = await _call(state, "info", {"checkpoint": str(path), "ema": ema})
     steps = await run_in_threadpool(_checkpoint_steps, state, run_id)
     return {"run_id": run_id, **info, "step": found, "checkpoints": steps,
@@ -180,7 +153,7 @@ def _checkpoint_steps(state: AppState, run_id: str) -> list[int]:
 async def directions(run_id: RunId, body: DirectionsRequest, state: StateDep) -> dict[str, Any]:
     """Principal directions of G (GANSpace): orthonormal in z, each with the standard
     deviation that makes a slider's unit, and the share of variance it explains."""
-    path, found = await run_in_threadpool(checkpoint_file, state, run_id, body.step)
+    path, found = await run_in_threadpool(state.runs.checkpoint_file, run_id, body.step)
     params = body.model_dump(exclude={"step"})
     return {"step": found, **await _call(state, "directions", {"checkpoint": str(path),
                                                                **params})}
@@ -194,7 +167,7 @@ async def interpolate(run_id: RunId, body: InterpolateRequest,
                       state: StateDep) -> dict[str, Any] | Response:
     """Images along a path through the keyframes (slerp by default: it stays where a Gaussian
     prior's mass is). ``format`` png: one strip image; gif: an animation."""
-    path, _ = await run_in_threadpool(checkpoint_file, state, run_id, body.step)
+    path, _ = await run_in_threadpool(state.runs.checkpoint_file, run_id, body.step)
     params = body.model_dump(exclude={"step", "format", "fps"})
     params["keyframes"] = [k.model_dump() for k in body.keyframes]
     params["strip"] = body.format != "gif"
@@ -214,7 +187,7 @@ async def interpolate(run_id: RunId, body: InterpolateRequest,
 @router.post("/api/runs/{run_id}/explore/neighbours", responses=answers(409, 503))
 async def neighbours(run_id: RunId, body: NeighboursRequest, state: StateDep) -> dict[str, Any]:
     """The training images nearest to the image of a latent: a check for memorization."""
-    path, _ = await run_in_threadpool(checkpoint_file, state, run_id, body.step)
+    path, _ = await run_in_threadpool(state.runs.checkpoint_file, run_id, body.step)
     return await _call(state, "neighbours", {"checkpoint": str(path),
                                              **body.model_dump(exclude={"step"})})
 
@@ -225,7 +198,7 @@ def saved_directions(
     step: Annotated[int | None, Query(ge=0, le=MAX_INT)] = None,
 ) -> dict[str, Any]:
     """Named directions saved with a checkpoint."""
-    path, found = checkpoint_file(state, run_id, step)
+    path, found = state.runs.checkpoint_file(run_id, step)
     return {"step": found, "directions": _read_saved(path)}
 
 
@@ -236,7 +209,7 @@ async def save_direction(
     step: Annotated[int | None, Query(ge=0, le=MAX_INT)] = None,
 ) -> dict[str, Any]:
     """Save (or replace) a named direction with a checkpoint, in a file beside it."""
-    path, found = await run_in_threadpool(checkpoint_file, state, run_id, step)
+    path, found = await run_in_threadpool(state.runs.checkpoint_file, run_id, step)
     z_dim = (await _call(state, "info", {"checkpoint": str(path)}))["z_dim"]
     if len(body.vector) != z_dim:
         raise Conflict(f"vector: this checkpoint's z has {z_dim} numbers, the vector "
@@ -257,7 +230,7 @@ def delete_direction(
     step: Annotated[int | None, Query(ge=0, le=MAX_INT)] = None,
 ) -> Response:
     """Forget a saved direction."""
-    path, _ = checkpoint_file(state, run_id, step)
+    path, _ = state.runs.checkpoint_file(run_id, step)
     saved = _read_saved(path)
     if saved.pop(name, None) is None:
         raise NotFound(f"no direction named {name!r} is saved with this checkpoint")
@@ -342,7 +315,7 @@ async def explore_stream(websocket: WebSocket, run_id: str) -> None:
         hit = cache.get(step)
         if hit is not None and (step is not None or time.monotonic() - hit[2] < LATEST_TTL_S):
             return hit[0], hit[1]
-        path, found = await run_in_threadpool(checkpoint_file, state, run_id, step)
+        path, found = await run_in_threadpool(state.runs.checkpoint_file, run_id, step)
         cache[step] = (path, found, time.monotonic())
         return path, found
 

@@ -133,18 +133,10 @@ def _attachment(run_id: str, ext: str) -> dict[str, str]:
     return {"Content-Disposition": f'attachment; filename="run-{run_id}-metrics.{ext}"'}
 
 
-def _run_rows(state: Any, run_id: str, table: Any, order: Any) -> list[Any]:
-    """All of a run's rows in ``table`` (404 for an unknown run)."""
-    state.runs.get(run_id)
-    with state.db.read() as session:
-        return list(session.execute(select(table).where(table.run_id == run_id)
-                                    .order_by(order)).scalars())
-
-
 @router.get("/{run_id}/events")
 def get_events(run_id: RunId, state: StateDep) -> list[dict[str, Any]]:
     """Status changes and live hyper-parameter changes, in order."""
-    rows = _run_rows(state, run_id, RunEvent, RunEvent.seq)
+    rows = state.runs.rows(run_id, RunEvent, RunEvent.seq)
     return [{"seq": e.seq, "step": e.step, "type": e.kind,
              "at": e.created_at.isoformat(), **e.data} for e in rows]
 
@@ -152,7 +144,7 @@ def get_events(run_id: RunId, state: StateDep) -> list[dict[str, Any]]:
 @router.get("/{run_id}/samples")
 def list_samples(run_id: RunId, state: StateDep) -> dict[str, list[dict[str, Any]]]:
     """Every recorded sample grid (images) and 2D view (toy data), by step."""
-    rows = _run_rows(state, run_id, SampleRow, SampleRow.step)
+    rows = state.runs.rows(run_id, SampleRow, SampleRow.step)
     return {"grids": [sample_public(run_id, r) for r in rows if r.kind == "grid"],
             "views": [sample_public(run_id, r) for r in rows if r.kind == "view"]}
 
@@ -191,7 +183,7 @@ def get_view(run_id: RunId, step: StepPath, state: StateDep) -> Response:
 @router.get("/{run_id}/checkpoints")
 def list_checkpoints(run_id: RunId, state: StateDep) -> list[dict[str, Any]]:
     """The run's checkpoints, oldest first."""
-    rows = _run_rows(state, run_id, CheckpointRow, CheckpointRow.step)
+    rows = state.runs.rows(run_id, CheckpointRow, CheckpointRow.step)
     return [checkpoint_public(run_id, r) for r in rows]
 
 

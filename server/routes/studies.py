@@ -23,7 +23,6 @@ from starlette.concurrency import run_in_threadpool
 from server.deps import AppState, RunId, StateDep, get_state, require_admin
 from server.errors import Conflict, NotFound, answers, content
 from server.models import Run, Study, StudyCondition
-from server.routes.explore import checkpoint_file
 from server.settings import is_loopback
 from server.studies import (
     IMAGE_ID_PATTERN,
@@ -77,7 +76,7 @@ async def create_study(body: StudyCreate, state: StateDep) -> dict[str, Any]:
     data_config = None
     for i, c in enumerate(body.conditions):
         try:
-            path, step = await run_in_threadpool(checkpoint_file, state, c.run_id, c.step)
+            path, step = await run_in_threadpool(state.runs.checkpoint_file, c.run_id, c.step)
         except NotFound as exc:
             raise NotFound(f"conditions.{i}.run_id: {exc}") from None
         run = await run_in_threadpool(_run, state, c.run_id)

@@ -26,8 +26,7 @@ from gan_core.metrics.support import estimate_support
 from gan_core.run_dir import write_atomic
 from server.deps import AdminDep, AppState, RunId, StateDep
 from server.errors import Conflict, NotFound, answers
-from server.routes.explore import Target, checkpoint_file
-from server.schemas import MAX_INT, Strict
+from server.schemas import MAX_INT, Strict, Target
 
 router = APIRouter(tags=["support"])
 
@@ -155,7 +154,7 @@ def _judge(path: Path, draw_id: str, verdicts: dict[int, bool | None]) -> dict[s
 async def create_draw(run_id: RunId, body: DrawRequest, state: StateDep) -> dict[str, Any]:
     """Draw ``s`` samples and flag the ``top`` closest pairs (closest first) for review. The
     same draw again returns the verdicts already given."""
-    path, step = await run_in_threadpool(checkpoint_file, state, run_id, body.step)
+    path, step = await run_in_threadpool(state.runs.checkpoint_file, run_id, body.step)
     out = await state.images.call("support_draw", {
         "checkpoint": str(path), **body.model_dump(exclude={"step"})})
     draw = {"s": body.s, "seed": body.seed, "top": body.top, "ema": out["ema"],
@@ -170,7 +169,7 @@ async def create_draw(run_id: RunId, body: DrawRequest, state: StateDep) -> dict
 def get_draw(run_id: RunId, draw_id: DrawId, state: StateDep) -> dict[str, Any]:
     """One draw with its pairs' images and verdicts."""
     step = int(draw_id.split("-", 1)[0])
-    checkpoint_file(state, run_id, step)
+    state.runs.checkpoint_file(run_id, step)
     draw = _read(_file(state, run_id, step)).get(draw_id)
     if draw is None:
         raise NotFound(f"no draw {draw_id!r} for this checkpoint")
@@ -183,7 +182,7 @@ def put_verdicts(run_id: RunId, draw_id: DrawId, body: Verdicts,
                  state: StateDep) -> dict[str, Any]:
     """Confirm (true) or reject (false) flagged pairs; null takes a verdict back."""
     step = int(draw_id.split("-", 1)[0])
-    checkpoint_file(state, run_id, step)
+    state.runs.checkpoint_file(run_id, step)
     path = _file(state, run_id, step)
     draw = _judge(path, draw_id, body.verdicts)
     ema = draw["ema"]
@@ -201,7 +200,7 @@ def support(
     """Every draw of a checkpoint with its verdicts (no images), draws by s, and the estimate:
     the smallest s at which at least half the settled draws held a confirmed duplicate, and the
     support size s(s-1)/(2 ln 2) that implies (or, with none, a lower bound)."""
-    _, found = checkpoint_file(state, run_id, step)
+    _, found = state.runs.checkpoint_file(run_id, step)
     draws = _read(_file(state, run_id, found))
     listed = [_public(k, d, images=False) for k, d in draws.items()
               if ema is None or d["ema"] == ema]

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import logging
-import re
-from collections.abc import Coroutine
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect
 from starlette.concurrency import run_in_threadpool
@@ -17,13 +13,12 @@ from server.deps import AppState, websocket_allowed
 from server.history import build_history
 from server.hub import Subscriber
 from server.models import Run
-from server.schemas import RUN_ID_PATTERN, RunPublic
+from server.schemas import RunPublic
+from server.sockets import CLOSE_NOT_FOUND, CLOSE_POLICY, accept_run_socket, until_first_done
 
 router = APIRouter(tags=["streams"])
 log = logging.getLogger(__name__)
 
-CLOSE_POLICY = 1008  # refused: token or origin
-CLOSE_NOT_FOUND = 4404
 CLOSE_TOO_SLOW = 1013  # "try again later": reconnect with ?after_seq=
 
 
@@ -49,36 +44,6 @@ async def _send_loop(websocket: WebSocket, sub: Subscriber) -> None:
 async def _serve(websocket: WebSocket, sub: Subscriber) -> None:
     """Send until the client goes away; a concurrent receive notices the disconnect."""
     await until_first_done(_send_loop(websocket, sub), _receive_until_closed(websocket))
-
-
-async def until_first_done(*jobs: Coroutine[Any, Any, None]) -> None:
-    """Run a socket's jobs until the first one ends (the client left, or the sender is done),
-    then cancel the others. A closed socket's errors end a job quietly; others propagate."""
-    tasks = [asyncio.create_task(job) for job in jobs]
-    try:
-        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-        for task in done:
-            exc = task.exception()
-            if exc is not None and not isinstance(exc, WebSocketDisconnect | RuntimeError):
-                raise exc
-    finally:
-        for task in tasks:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-
-
-async def accept_run_socket(websocket: WebSocket, run_id: str) -> bool:
-    """Refuse a run's WebSocket (token, origin, a malformed run id) or accept it."""
-    refused = websocket_allowed(websocket)
-    if refused:
-        await websocket.close(CLOSE_POLICY, refused)
-        return False
-    if not re.fullmatch(RUN_ID_PATTERN, run_id):
-        await websocket.close(CLOSE_NOT_FOUND, "no such run")
-        return False
-    await websocket.accept()
-    return True
 
 
 async def _receive_until_closed(websocket: WebSocket) -> None:
