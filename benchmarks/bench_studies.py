@@ -43,7 +43,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import importlib.util
 import json
 import os
 import random
@@ -70,12 +69,12 @@ IMAGE_RUN = {"preset": "digits-dcgan", "overrides": {
 
 
 def _server_class():
-    """The test suite's `ganscope serve` subprocess wrapper, loaded by path."""
-    spec = importlib.util.spec_from_file_location("studies_bench_conftest",
-                                                  ROOT / "tests" / "server" / "conftest.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
-    return module.Server
+    """The test suite's `ganscope serve` subprocess wrapper (the repository's tests package)."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    from tests.server.conftest import Server
+
+    return Server
 
 
 def percentile(values: list[float], q: float) -> float:
