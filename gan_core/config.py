@@ -13,7 +13,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
 
 __all__ = [
     "IMAGE_DATASETS",
@@ -341,12 +348,27 @@ ModelConfig = Annotated[MLPModel | DCGANModel, Field(discriminator="arch")]
 # ---------------------------------------------------------------------------------------------
 
 
+def _registered_loss(name: str) -> str:
+    """A loss registered in gan_core.losses (imported here, late: losses.py reads this module)."""
+    from gan_core.losses import LOSSES
+
+    LOSSES.get(name)  # an unknown name: ValueError listing the registered ones
+    return name
+
+
+def _loss_choices(schema: dict[str, Any]) -> None:
+    """The registered losses as the field's enum and description, whenever a schema is made."""
+    from gan_core.losses import LOSSES
+
+    schema["enum"] = LOSSES.names()
+    schema["description"] = "; ".join(f"{e['name']}: {e['description'].rstrip('.')}"
+                                      for e in LOSSES.describe())
+
+
 class LossConfig(StrictModel):
-    name: Literal["minimax", "nonsaturating", "wasserstein", "lsgan", "hinge"] = Field(
-        "nonsaturating",
-        description="minimax: original saturating G loss; nonsaturating: -log D(G(z)); "
-        "wasserstein: WGAN critic; lsgan: least squares; hinge: SNGAN/BigGAN hinge.",
-    )
+    # the choices are gan_core.losses.LOSSES: a new loss registers itself there and nowhere else
+    name: Annotated[str, AfterValidator(_registered_loss)] = Field(
+        "nonsaturating", json_schema_extra=_loss_choices)
     lsgan_a: float = Field(0.0, ge=-10, le=10, description="LSGAN target for fake in D.")
     lsgan_b: float = Field(1.0, ge=-10, le=10, description="LSGAN target for real in D.")
     lsgan_c: float = Field(1.0, ge=-10, le=10, description="LSGAN target G wants D to give.")

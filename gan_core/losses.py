@@ -23,6 +23,7 @@ from gan_core.registry import Registry
 from gan_core.speed import Precision
 
 __all__ = [
+    "D_OUTPUTS",
     "LOSSES",
     "AdversarialLoss",
     "GANObjective",
@@ -45,10 +46,19 @@ class AdversarialLoss(ABC):
 
 
 LOSSES: Registry[Callable[[LossConfig], AdversarialLoss]] = Registry("loss")
+"""Each loss says what D's output means (``d_output``), so that charts and health checks read it
+without knowing the loss by name:
+
+- ``logit``: a logit, sigmoid(D(x)) the probability that x is real;
+- ``critic``: an unbounded score whose mean gap estimates a distance (no probability);
+- ``margin``: a score that D pushes past +1 on real and -1 on generated data;
+- ``target``: a regression toward the loss's targets (``lsgan_a`` for fake, ``lsgan_b`` for real).
+"""
+D_OUTPUTS = ("logit", "critic", "margin", "target")
 
 
 @LOSSES.register("minimax", "Original GAN (Goodfellow 2014): G minimizes log(1 - D(G(z))); "
-                 "saturates when D rejects fakes.")
+                 "saturates when D rejects fakes.", d_output="logit")
 class MinimaxLoss(AdversarialLoss):
     def __init__(self, cfg: LossConfig) -> None:
         pass
@@ -63,7 +73,7 @@ class MinimaxLoss(AdversarialLoss):
 
 
 @LOSSES.register("nonsaturating", "Non-saturating GAN: G maximizes log D(G(z)) "
-                 "(the practical default of the original paper).")
+                 "(the practical default of the original paper).", d_output="logit")
 class NonSaturatingLoss(MinimaxLoss):
     def g_loss(self, fake_out: Tensor) -> Tensor:
         # G: minimize -log D(G(z)) = softplus(-l)
@@ -71,7 +81,8 @@ class NonSaturatingLoss(MinimaxLoss):
 
 
 @LOSSES.register("wasserstein", "WGAN critic (Arjovsky 2017): D maximizes E[D(x)] - E[D(G(z))]; "
-                 "needs a Lipschitz constraint (weight clipping, gradient penalty or SN).")
+                 "needs a Lipschitz constraint (weight clipping, gradient penalty or SN).",
+                 d_output="critic")
 class WassersteinLoss(AdversarialLoss):
     def __init__(self, cfg: LossConfig) -> None:
         pass
@@ -84,7 +95,7 @@ class WassersteinLoss(AdversarialLoss):
 
 
 @LOSSES.register("lsgan", "Least squares GAN (Mao 2017): D regresses real to b and fake to a; "
-                 "G pushes D(G(z)) to c.")
+                 "G pushes D(G(z)) to c.", d_output="target")
 class LeastSquaresLoss(AdversarialLoss):
     def __init__(self, cfg: LossConfig) -> None:
         self.a, self.b, self.c = cfg.lsgan_a, cfg.lsgan_b, cfg.lsgan_c
@@ -97,7 +108,7 @@ class LeastSquaresLoss(AdversarialLoss):
 
 
 @LOSSES.register("hinge", "Hinge loss (SNGAN, BigGAN): D minimizes E[relu(1 - D(x))] + "
-                 "E[relu(1 + D(G(z)))]; G maximizes E[D(G(z))].")
+                 "E[relu(1 + D(G(z)))]; G maximizes E[D(G(z))].", d_output="margin")
 class HingeLoss(AdversarialLoss):
     def __init__(self, cfg: LossConfig) -> None:
         pass

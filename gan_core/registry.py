@@ -6,8 +6,8 @@ The server exposes these lists (``GET /api/registry``) so the web form never har
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from typing import Generic, TypeVar
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 
@@ -17,6 +17,7 @@ class Entry(Generic[T]):
     name: str
     description: str
     value: T
+    meta: dict[str, Any] = field(default_factory=dict)  # what a client needs to know of it
 
 
 class Registry(Generic[T]):
@@ -26,23 +27,28 @@ class Registry(Generic[T]):
         self.kind = kind
         self._entries: dict[str, Entry[T]] = {}
 
-    def add(self, name: str, value: T, description: str) -> T:
+    def add(self, name: str, value: T, description: str, **meta: Any) -> T:
         if not name or not name.replace("_", "").replace("-", "").isalnum():
             raise ValueError(f"{self.kind} name {name!r} must be letters, digits, '-' or '_'")
         if name in self._entries:
             raise ValueError(f"{self.kind} {name!r} is already registered")
         if not description:
             raise ValueError(f"{self.kind} {name!r} needs a description")
-        self._entries[name] = Entry(name, description, value)
+        self._entries[name] = Entry(name, description, value, meta)
         return value
 
-    def register(self, name: str, description: str) -> Callable[[T], T]:
+    def register(self, name: str, description: str, **meta: Any) -> Callable[[T], T]:
         """Decorator form of :meth:`add`."""
 
         def decorate(value: T) -> T:
-            return self.add(name, value, description)
+            return self.add(name, value, description, **meta)
 
         return decorate
+
+    def remove(self, name: str) -> None:
+        """Take ``name`` out (a test's own entry, once the test is done with it)."""
+        self.get(name)  # an unknown name: ValueError listing the known ones
+        del self._entries[name]
 
     def get(self, name: str) -> T:
         try:
@@ -61,5 +67,7 @@ class Registry(Generic[T]):
     def names(self) -> list[str]:
         return list(self._entries)
 
-    def describe(self) -> list[dict[str, str]]:
-        return [{"name": e.name, "description": e.description} for e in self._entries.values()]
+    def describe(self) -> list[dict[str, Any]]:
+        """Each entry's name, description and metadata (as ``GET /api/registry`` serves them)."""
+        return [{"name": e.name, "description": e.description, **e.meta}
+                for e in self._entries.values()]

@@ -82,3 +82,16 @@ def test_a_quoted_status_is_found() -> None:
     text = 'const A = new Set(["failed",\n  "diverged"]);\n.status[data-status="paused"] {}'
     assert quoted_statuses(text) == [(1, "failed"), (2, "diverged"), (3, "paused")]
     assert quoted_statuses("the run is running; stopped by request") == []
+
+
+def test_the_web_ui_switches_on_no_loss_name() -> None:
+    """Charts and health checks read a loss's ``d_output`` from /api/registry (api.js dOutput);
+    the lesson page's own curves are named after the losses it trains, on the server."""
+    from gan_core.losses import LOSSES
+
+    quoted = re.compile("[\"'`](" + "|".join(LOSSES.names()) + ")[\"'`]")
+    allowed = {("run_charts.js", "wasserstein")}  # the Wasserstein estimate's chart, by its id
+    found = [f"{path.name}: {m.group(1)!r}" for path in sorted(WEBUI.glob("static/js/*.js"))
+             if path.name != "lesson_divergences.js" for m in quoted.finditer(path.read_text())
+             if (path.name, m.group(1)) not in allowed]
+    assert not found, "use dOutput(loss) from api.js instead of:\n" + "\n".join(found)

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from gan_core.config import ConfigError, DCGANModel, MLPModel, RunConfig
-from gan_core.losses import GANObjective, gradient_penalty, r1_penalty
+from gan_core.losses import LOSSES, GANObjective, gradient_penalty, r1_penalty
 from gan_core.models import build_models
 from gan_core.models.layers import pack_samples, repeat_for_pack
 from gan_core.presets import preset_dict
@@ -85,7 +85,7 @@ def test_penalties_are_per_pack() -> None:
     assert torch.allclose(r1_penalty(D, real, pack=2), grad.reshape(4, 4).pow(2).sum(1).mean())
 
 
-@pytest.mark.parametrize("loss", ["minimax", "nonsaturating", "wasserstein", "lsgan", "hinge"])
+@pytest.mark.parametrize("loss", LOSSES.names())
 @pytest.mark.parametrize("reg", [{}, {"gradient_penalty": 1.0}, {"r1_gamma": 1.0},
                                  {"weight_clip": 0.01}])
 def test_every_loss_and_regularizer_trains_a_packed_d(loss: str, reg: dict) -> None:

@@ -202,7 +202,8 @@ export function fmtAge(iso) {
 // server serves them (GET /api/registry, `statuses`), so that no page keeps a list of its own.
 // Read once, before any page's module runs: name -> {name, active, live, terminal, resumable,
 // with_error, with_note, tone, actions, controls} (gan_core/status.py says what each means).
-export const RUN_STATUSES = await loadRunStatuses();
+export const REGISTRY = await loadRegistry();
+export const RUN_STATUSES = new Map(REGISTRY.statuses.map((s) => [s.name, s]));
 
 const NO_RULES = { active: false, live: false, terminal: false, resumable: false,
   with_error: false, with_note: false, tone: "neutral", actions: [], controls: [] };
@@ -222,17 +223,25 @@ export function setStatusBadge(badge, status) {
 export const LIVE_STATUSES = new Set(
   [...RUN_STATUSES.values()].filter((s) => s.active).map((s) => s.name));
 
-async function loadRunStatuses() {
+// The registry (GET /api/registry): data sets, models, losses (each with its `d_output`),
+// presets and run statuses.
+async function loadRegistry() {
   try {
-    const registry = await api("/api/registry");
-    return new Map(registry.statuses.map((s) => [s.name, s]));
+    return await api("/api/registry");
   } catch (err) {
-    console.error("run statuses:", err.message);
+    console.error("registry:", err.message);
     if (document.getElementById("banner")) {
-      showBanner(`Could not read the run statuses: ${err.message}`, "error");
+      showBanner(`Could not read the registry: ${err.message}`, "error");
     }
-    return new Map();
+    return { datasets: [], models: [], losses: [], presets: [], statuses: [] };
   }
+}
+
+// What D's output means under a loss (gan_core/losses.py): "logit", "critic", "margin" or
+// "target"; null for a loss this page does not know.
+export function dOutput(lossName) {
+  const loss = REGISTRY.losses.find((l) => l.name === lossName);
+  return loss ? loss.d_output : null;
 }
 
 // Run `fn` once the page has loaded, also when that happened before the caller's module ran

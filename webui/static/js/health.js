@@ -1,7 +1,7 @@
 // The health panel: the failure modes GAN users fear, judged in the browser from the numbers
 // the run streams. Every threshold is here, with why it is where it is.
 
-import { el, fmtNumber } from "./api.js";
+import { dOutput, el, fmtNumber } from "./api.js";
 
 export const THRESHOLDS = {
   // Reports compared as "recent": the median of the last few, so that one noisy report
@@ -134,12 +134,13 @@ function dWins({ store, config }) {
   const loss = config.loss || {};
   const real = recent(store.get("d_real"));
   const fake = recent(store.get("d_fake"));
-  if (loss.name === "wasserstein") {
+  const output = dOutput(loss.name);
+  if (output === "critic") {
     return { status: "na", finding: "a Wasserstein critic gives scores, not probabilities: "
       + "watch the Wasserstein estimate instead" };
   }
   if (real === null || fake === null) return { status: "waiting", finding: "no D outputs yet" };
-  if (loss.name === "hinge") {
+  if (output === "margin") {
     const lossD = recent(store.get("loss_d"));
     const past = real >= 1 && fake <= -1;
     const status = past && lossD <= T.hingeAlarm ? "alarm" : past && lossD <= T.hingeWarn ? "warning" : "ok";
@@ -148,7 +149,7 @@ function dWins({ store, config }) {
   }
   let pReal;
   let pFake;
-  if (loss.name === "lsgan") {
+  if (output === "target") {
     // D regresses real to b and fake to a: where each mean sits between the two targets
     const a = loss.lsgan_a ?? 0;
     const b = loss.lsgan_b ?? 1;
@@ -160,7 +161,7 @@ function dWins({ store, config }) {
   }
   const wins = (level) => pReal >= level && pFake <= 1 - level;
   const status = wins(T.dWinsAlarm) ? "alarm" : wins(T.dWinsWarn) ? "warning" : "ok";
-  const what = loss.name === "lsgan" ? "toward the real target" : "D(x)";
+  const what = output === "target" ? "toward the real target" : "D(x)";
   return { status, finding: `${what}: ${fmtNumber(pReal, 3)} on real, ${fmtNumber(pFake, 3)} on generated` };
 }
 

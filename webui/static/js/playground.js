@@ -2,7 +2,7 @@
 // output over the plane as a heat map, and where G's loss pushes each generated point. Each
 // layer can be switched off.
 
-import { el } from "./api.js";
+import { dOutput, el } from "./api.js";
 
 const ARROW_FRACTION = 0.07; // the longest gradient arrow, as a fraction of the plane's width
 // A view is a heat map and about 2,000 points: a fast run sends several a second, and drawing
@@ -19,7 +19,7 @@ const LAYERS = [
 
 export class Playground {
   constructor(container, { lossName }) {
-    this.probabilistic = lossName === "minimax" || lossName === "nonsaturating";
+    this.probabilistic = dOutput(lossName) === "logit";
     this.visible = Object.fromEntries(LAYERS.map((l) => [l.key, true]));
     this.order = []; // layer key of each Plotly trace
     this.step = null;

@@ -2,7 +2,7 @@
 // that grow with extendTraces, TensorBoard's smoothing, a step cursor shared by every chart,
 // and markers where hyper-parameters changed.
 
-import { el } from "./api.js";
+import { dOutput, el } from "./api.js";
 
 // Live series longer than this are decimated in the browser (extremes kept), so a page left
 // open on a long run stays as light as a fresh one.
@@ -206,7 +206,7 @@ export class MetricStore {
 // with it (one trace per D layer); `raw`: drawn as they are, without smoothing (sparse
 // measurements); `y2`: on a right-hand axis.
 export function chartSpecs({ isToy, lossName, penalty, evaluation }) {
-  const probabilistic = lossName === "minimax" || lossName === "nonsaturating";
+  const probabilistic = dOutput(lossName) === "logit";
   const specs = [
     { id: "losses", title: "D and G losses", series: ["loss_d", "loss_g"], ytitle: "loss" },
     {

@@ -1,0 +1,67 @@
+"""Adding a loss touches gan_core/losses.py alone: a loss registered here, in the test, is in the
+config's schema, the registry's answer (with what D's output means, which the run page's charts
+and health checks read), the API's validation, and trains like the built-in ones."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import torch.nn.functional as F
+from torch import Tensor
+
+from gan_core.config import LossConfig, RunConfig
+from gan_core.losses import LOSSES, AdversarialLoss
+from tests.server.conftest import tiny
+from tests.server.inprocess import InProcessApp, in_process_app
+
+NAME = "test-squared-hinge"
+
+
+@pytest.fixture
+def squared_hinge() -> Iterator[str]:
+    @LOSSES.register(NAME, "Squared hinge (a test's own loss).", d_output="margin")
+    class SquaredHinge(AdversarialLoss):
+        def __init__(self, cfg: LossConfig) -> None:
+            pass
+
+        def d_loss(self, real_out: Tensor, fake_out: Tensor) -> Tensor:
+            return (F.relu(1 - real_out) ** 2).mean() + (F.relu(1 + fake_out) ** 2).mean()
+
+        def g_loss(self, fake_out: Tensor) -> Tensor:
+            return -fake_out.mean()
+
+    try:
+        yield NAME
+    finally:
+        LOSSES.remove(NAME)
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Iterator[InProcessApp]:
+    with in_process_app(tmp_path) as app:
+        yield app
+
+
+def test_a_loss_registered_in_one_place_is_everywhere(squared_hinge: str,
+                                                      app: InProcessApp) -> None:
+    schema = app.client.get("/api/config/schema").json()
+    assert squared_hinge in schema["$defs"]["LossConfig"]["properties"]["name"]["enum"]
+    losses = {x["name"]: x for x in app.client.get("/api/registry").json()["losses"]}
+    assert losses[squared_hinge]["d_output"] == "margin"
+    body = tiny(**{"loss.name": squared_hinge, "train.steps": 20})
+    run_id = app.create_run(body)
+    app.train(run_id)
+    run = app.client.get(f"/api/runs/{run_id}").json()
+    assert run["status"] == "completed" and run["loss"] == squared_hinge
+
+
+def test_an_unregistered_loss_is_a_422_naming_the_field_and_the_choices(
+        app: InProcessApp) -> None:
+    r = app.client.post("/api/runs", json=tiny(**{"loss.name": NAME}))
+    assert r.status_code == 422
+    detail = r.json()["detail"][0]
+    assert detail["loc"][-2:] == ["loss", "name"] and "nonsaturating" in detail["msg"]
+    with pytest.raises(ValueError, match="choose one of"):
+        RunConfig.model_validate({"name": "x", "loss": {"name": NAME}})
