@@ -88,7 +88,7 @@ def write_run_folder(folder: Path, *, steps: int, report_every: int, grids: int)
                 row.update({f"sigma/{layer}": 1 + i + t for i, layer in enumerate(LAYERS)})
             out.write(json.dumps(row) + "\n")
     with (folder / "events.jsonl").open("w") as out:
-        out.write(json.dumps({"kind": "run_started", "step": 0, "device": "cpu"}) + "\n")
+        out.write(json.dumps({"kind": "started", "step": 0, "device": "cpu"}) + "\n")
         out.write(json.dumps({"kind": "status", "step": steps, "status": "completed"}) + "\n")
     for i in range(grids):
         step = (i + 1) * steps // grids

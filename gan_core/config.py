@@ -21,6 +21,7 @@ from pydantic import (
     ValidationError,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 __all__ = [
     "IMAGE_DATASETS",
@@ -349,10 +350,14 @@ ModelConfig = Annotated[MLPModel | DCGANModel, Field(discriminator="arch")]
 
 
 def _registered_loss(name: str) -> str:
-    """A loss registered in gan_core.losses (imported here, late: losses.py reads this module)."""
+    """A loss registered in gan_core.losses (imported here, late: losses.py reads this module).
+    An unknown one is refused as a choice among fixed values is (the same error and message)."""
     from gan_core.losses import LOSSES
 
-    LOSSES.get(name)  # an unknown name: ValueError listing the registered ones
+    if name not in LOSSES:
+        expected = ", ".join(repr(n) for n in LOSSES.names())
+        raise PydanticCustomError("literal_error", "Input should be {expected}",
+                                  {"expected": expected})
     return name
 
 

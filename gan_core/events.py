@@ -3,6 +3,11 @@
 A sink is any callable taking an :class:`Event`. Events are plain dataclasses of built-in
 types (and bytes for images), so they pickle cheaply across a multiprocessing channel and
 serialize to JSON with :meth:`Event.to_dict`.
+
+An event's ``kind`` is its one name from the trainer to the browser: the server's WebSocket
+message has it as its ``type``, stores it (a sample grid is a ``sample`` row), and the run
+folder's ``events.jsonl`` records it. Folders written before the names were unified say
+``run_started``, ``sample_grid`` or ``toy2d_view``: :func:`current_kind` reads them.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ __all__ = [
     "Sink",
     "StatusChanged",
     "Toy2DView",
+    "current_kind",
 ]
 
 
@@ -45,7 +51,7 @@ class Event:
 class RunStarted(Event):
     """The trainer is built and about to step (also after a resume)."""
 
-    kind: ClassVar[str] = "run_started"
+    kind: ClassVar[str] = "started"
     config: dict[str, Any]
     device: str
     resumed: bool = False
@@ -64,7 +70,7 @@ class Metrics(Event):
 class SampleGrid(Event):
     """A PNG grid of G's samples from the run's fixed noise."""
 
-    kind: ClassVar[str] = "sample_grid"
+    kind: ClassVar[str] = "sample"
     png: bytes
     nrow: int
     count: int
@@ -79,7 +85,7 @@ class Toy2DView(Event):
     in which G's loss pushes that point (minus the gradient of G's loss w.r.t. the sample).
     """
 
-    kind: ClassVar[str] = "toy2d_view"
+    kind: ClassVar[str] = "view"
     real: list[list[float]]
     fake: list[list[float]]
     grad_field: list[list[float]]
@@ -112,3 +118,11 @@ class StatusChanged(Event):
 
 
 Sink = Callable[[Event], None]
+
+# the names events had before (in run folders written then) -> their names now
+FORMER_KINDS = {"run_started": "started", "sample_grid": "sample", "toy2d_view": "view"}
+
+
+def current_kind(kind: str) -> str:
+    """An event kind as it is named now (a former name read from an older run folder)."""
+    return FORMER_KINDS.get(kind, kind)

@@ -9,7 +9,7 @@
 
 The folder alone is enough to rebuild a run (the CLI writes it, the server and the importer read
 it). A file's name in the folder, as the server stores and serves it, is the relative path
-(``RunDir.grid_name(1000)`` is "samples/grid_000001000.png").
+(``RunDir.sample_name(1000)`` is "samples/grid_000001000.png").
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ class RunDir:
     EVENTS = "events.jsonl"
     # kind -> (folder, file prefix, suffix) of the files kept one per step
     PER_STEP: ClassVar[dict[str, tuple[str, str, str]]] = {
-        "grid": ("samples", "grid_", ".png"),
+        "sample": ("samples", "grid_", ".png"),
         "view": ("views", "view_", ".json"),
         "checkpoint": ("checkpoints", "ckpt_", ".safetensors"),
     }
@@ -61,13 +61,14 @@ class RunDir:
 
     @classmethod
     def file_name(cls, kind: str, step: int) -> str:
-        """The relative path of ``kind``'s file ("grid", "view", "checkpoint") at ``step``."""
+        """The relative path of ``kind``'s file (an event kind: "sample", "view", "checkpoint")
+        at ``step``."""
         folder, prefix, suffix = cls.PER_STEP[kind]
         return f"{folder}/{prefix}{step:09d}{suffix}"
 
     @classmethod
-    def grid_name(cls, step: int) -> str:
-        return cls.file_name("grid", step)
+    def sample_name(cls, step: int) -> str:
+        return cls.file_name("sample", step)
 
     @classmethod
     def view_name(cls, step: int) -> str:

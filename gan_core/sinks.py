@@ -47,7 +47,7 @@ class RunDirSink:
             self._stats.write(json.dumps(row) + "\n")
             self._stats.flush()
         elif isinstance(event, SampleGrid):
-            write_atomic(self.folder.file("grid", event.step), event.png)
+            write_atomic(self.folder.file("sample", event.step), event.png)
         elif isinstance(event, Toy2DView):
             body = json.dumps(event.to_dict()).encode()
             write_atomic(self.folder.file("view", event.step), body)

@@ -66,7 +66,7 @@ def build_history(session: Any, run: Run, run_dir: Path, series: SeriesCache, *,
         "run": RunPublic.from_row(run).model_dump(mode="json"),
         "metrics": metrics["series"],
         "metric_rows": metrics["rows"],
-        "samples": [sample_public(rid, s) for s in samples if s.kind == "grid"],
+        "samples": [sample_public(rid, s) for s in samples if s.kind == "sample"],
         "views": [sample_public(rid, s) for s in views],
         "view": latest_view,
         "checkpoints": [checkpoint_public(rid, c) for c in checkpoints],
@@ -75,7 +75,7 @@ def build_history(session: Any, run: Run, run_dir: Path, series: SeriesCache, *,
 
 
 def sample_public(run_id: str, row: SampleRow) -> dict[str, Any]:
-    if row.kind == "grid":
+    if row.kind == "sample":
         return {"step": row.step, "seq": row.seq, "nrow": row.nrow, "count": row.count,
                 "url": f"/api/runs/{run_id}/samples/{row.step}.png"}
     return {"step": row.step, "seq": row.seq, "url": f"/api/runs/{run_id}/views/{row.step}"}

@@ -81,10 +81,10 @@ def event_to_message(run_id: str, event: Any) -> dict[str, Any]:
     if kind == "metrics":
         values = {k: _finite(v) for k, v in event.values.items()}
         return {"type": "metrics", "step": event.step, "values": values, "steps": event.steps}
-    if kind == "sample_grid":
-        return {"type": "sample", "kind": "grid", "step": event.step, "nrow": event.nrow,
+    if kind == "sample":
+        return {"type": "sample", "step": event.step, "nrow": event.nrow,
                 "count": event.count, "url": f"{base}/samples/{event.step}.png"}
-    if kind == "toy2d_view":
+    if kind == "view":
         data = event.to_dict()
         del data["kind"], data["step"]
         for key in ("real", "fake", "grad_field", "d_grid", "mode_centers"):
@@ -104,7 +104,7 @@ def event_to_message(run_id: str, event: Any) -> dict[str, Any]:
         if event.extra:
             msg["extra"] = dict(event.extra)
         return msg
-    if kind == "run_started":
+    if kind == "started":
         return {"type": "started", "step": event.step, "device": event.device,
                 "resumed": event.resumed}
     raise ValueError(f"unknown event kind {kind!r}")
@@ -445,9 +445,8 @@ def apply_message(session: Any, run_id: str, message: dict[str, Any],
         connection.execute(update(Run.__table__).where(Run.__table__.c.id == run_id), changes)
         return
     if kind in ("sample", "view"):
-        kind_name = "grid" if kind == "sample" else "view"
-        file = RunDir.file_name(kind_name, step)
-        session.add(SampleRow(run_id=run_id, seq=seq, step=step, kind=kind_name, file=file,
+        file = RunDir.file_name(kind, step)
+        session.add(SampleRow(run_id=run_id, seq=seq, step=step, kind=kind, file=file,
                               nrow=message.get("nrow"), count=message.get("count")))
     elif kind == "checkpoint":
         size = message.get("size_bytes", 0)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from gan_core.config import ConfigError, RunConfig
+from gan_core.events import current_kind
 from gan_core.run_dir import RunDir
 from gan_core.sinks import read_stats
 from gan_core.status import TERMINAL, RunStatus
@@ -44,8 +45,8 @@ def run_dir_messages(folder: Path) -> tuple[list[dict[str, Any]], str | None, st
             event = json.loads(line)
         except json.JSONDecodeError:
             continue  # a torn last line
-        kind, step = event.get("kind"), int(event.get("step", 0))
-        if kind == "run_started":
+        kind, step = current_kind(event.get("kind", "")), int(event.get("step", 0))
+        if kind == "started":
             device = event.get("device")
         elif kind == "status":
             status = event["status"]
@@ -56,7 +57,7 @@ def run_dir_messages(folder: Path) -> tuple[list[dict[str, Any]], str | None, st
             messages.append(((step, 2), {"type": "hyperparams", "step": step,
                                          "changes": event.get("changes", {})}))
     run_dir = RunDir(folder)
-    for step, _ in run_dir.files("grid"):
+    for step, _ in run_dir.files("sample"):
         messages.append(((step, 2), {"type": "sample", "step": step}))
     for step, _ in run_dir.files("view"):
         messages.append(((step, 2), {"type": "view", "step": step}))

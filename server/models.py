@@ -128,7 +128,7 @@ class SampleRow(RunChild, Base):
     __tablename__ = "sample_grids"
     __table_args__ = (Index("ix_sample_grids_run_step", "run_id", "step"),)
 
-    kind: Mapped[str] = mapped_column(String(10))  # grid | view
+    kind: Mapped[str] = mapped_column(String(10))  # sample | view (gan_core.events kinds)
     file: Mapped[str] = mapped_column(String(200))  # relative to the run folder
     nrow: Mapped[int | None]
     count: Mapped[int | None]

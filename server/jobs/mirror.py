@@ -35,7 +35,7 @@ class RunFolderMirror:
     def __call__(self, event: Any, blob: bytes | None) -> Any:
         if self._sink is None:
             step = self._resume_step
-            if event.kind == "run_started" and event.resumed:
+            if event.kind == "started" and event.resumed:
                 step = event.step  # a resume from a checkpoint replays what came after it
             self._sink = RunDirSink(self.run_dir, resume_step=step)
         if event.kind == "checkpoint":
@@ -43,7 +43,7 @@ class RunFolderMirror:
                                   blob or b"")
             event = dataclasses.replace(event, path=str(target))
         self._sink(event)
-        if event.kind == "sample_grid":
+        if event.kind == "sample":
             event = dataclasses.replace(event, png=b"")  # the server serves the file
         return event
 

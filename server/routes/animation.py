@@ -35,7 +35,7 @@ def samples_gif(
     rows = state.runs.rows(run_id, SampleRow, SampleRow.seq)
     latest: dict[int, SampleRow] = {}
     for row in rows:
-        if row.kind == "grid":
+        if row.kind == "sample":
             latest[row.step] = row  # in seq order: a replayed step keeps its newest file
     run_dir = state.runs.run_dir(run_id)
     # the paths come from our own rows, never from the request

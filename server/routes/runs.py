@@ -145,11 +145,12 @@ def get_events(run_id: RunId, state: StateDep) -> list[dict[str, Any]]:
 def list_samples(run_id: RunId, state: StateDep) -> dict[str, list[dict[str, Any]]]:
     """Every recorded sample grid (images) and 2D view (toy data), by step."""
     rows = state.runs.rows(run_id, SampleRow, SampleRow.step)
-    return {"grids": [sample_public(run_id, r) for r in rows if r.kind == "grid"],
+    return {"grids": [sample_public(run_id, r) for r in rows if r.kind == "sample"],
             "views": [sample_public(run_id, r) for r in rows if r.kind == "view"]}
 
 
-def _file(state: Any, run_id: str, table: Any, step: int, kind: str | None = None) -> Any:
+def _file(state: Any, run_id: str, table: Any, step: int, kind: str | None = None,
+          what: str = "checkpoint") -> Any:
     state.runs.get(run_id)
     query = select(table).where(table.run_id == run_id, table.step == step)
     if kind is not None:
@@ -157,7 +158,7 @@ def _file(state: Any, run_id: str, table: Any, step: int, kind: str | None = Non
     with state.db.read() as session:
         row = session.execute(query.order_by(table.seq.desc())).scalars().first()
     if row is None:
-        raise NotFound(f"run {run_id} has no {kind or 'checkpoint'} at step {step}")
+        raise NotFound(f"run {run_id} has no {what} at step {step}")
     # the path comes from our own row, never from the request
     path = state.runs.run_dir(run_id) / row.file
     if not path.is_file():
@@ -168,7 +169,7 @@ def _file(state: Any, run_id: str, table: Any, step: int, kind: str | None = Non
 @router.get("/{run_id}/samples/{step}.png", response_class=FileResponse)
 def get_sample(run_id: RunId, step: StepPath, state: StateDep) -> FileResponse:
     """A sample grid as PNG."""
-    path = _file(state, run_id, SampleRow, step, "grid")
+    path = _file(state, run_id, SampleRow, step, "sample", "grid")
     return FileResponse(path, media_type="image/png",
                         headers={"Cache-Control": "public, max-age=31536000, immutable"})
 
@@ -176,7 +177,7 @@ def get_sample(run_id: RunId, step: StepPath, state: StateDep) -> FileResponse:
 @router.get("/{run_id}/views/{step}")
 def get_view(run_id: RunId, step: StepPath, state: StateDep) -> Response:
     """A 2D view: real and generated points, D over the plane, G's gradient field."""
-    path = _file(state, run_id, SampleRow, step, "view")
+    path = _file(state, run_id, SampleRow, step, "view", "view")
     return Response(path.read_bytes(), media_type="application/json")
 
 

@@ -19,7 +19,7 @@ HOME = Path(gan_core.__file__).parent / "run_dir.py"
 
 
 def test_file_names_are_relative_paths_with_nine_digit_steps() -> None:
-    assert RunDir.grid_name(1000) == "samples/grid_000001000.png"
+    assert RunDir.sample_name(1000) == "samples/grid_000001000.png"
     assert RunDir.view_name(5) == "views/view_000000005.json"
     assert RunDir.checkpoint_name(12000) == "checkpoints/ckpt_000012000.safetensors"
     run = RunDir("/runs/x")
@@ -28,17 +28,17 @@ def test_file_names_are_relative_paths_with_nine_digit_steps() -> None:
         "config.json", "stats.jsonl", "events.jsonl")
     for kind in RunDir.PER_STEP:
         assert RunDir.step_of(kind, RunDir.file_name(kind, 123)) == 123
-    assert RunDir.step_of("grid", "grid_12ab.png") is None
-    assert RunDir.step_of("grid", "view_000000001.json") is None
+    assert RunDir.step_of("sample", "grid_12ab.png") is None
+    assert RunDir.step_of("sample", "view_000000001.json") is None
 
 
 def test_files_lists_steps_in_order_and_skips_strays(tmp_path: Path) -> None:
     run = RunDir(tmp_path).make()
     for step in (300, 20, 1000):
-        write_atomic(run.file("grid", step), b"png")
+        write_atomic(run.file("sample", step), b"png")
     (tmp_path / "samples" / ".tmp-grid_000000400.png.abc").write_bytes(b"half")
     (tmp_path / "samples" / "grid_notes.png").write_bytes(b"?")
-    assert [step for step, _ in run.files("grid")] == [20, 300, 1000]
+    assert [step for step, _ in run.files("sample")] == [20, 300, 1000]
     assert run.files("checkpoint") == []
 
 

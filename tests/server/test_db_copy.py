@@ -55,7 +55,7 @@ def populate(db: Database, tag: str, runs: int = 2) -> None:
             for step in (50, 100):
                 session.add(MetricPoint(run_id=run_id, seq=step // 50, step=step,
                                         values={"loss_d": 1 / step, "w1_exact": 0.1}))
-            session.add(SampleRow(run_id=run_id, seq=3, step=100, kind="grid",
+            session.add(SampleRow(run_id=run_id, seq=3, step=100, kind="sample",
                                   file="samples/step_00000100.png", nrow=8, count=64))
             session.add(CheckpointRow(run_id=run_id, seq=3, step=100, created_at=T0,
                                       file="checkpoints/step_00000100.pt", size_bytes=1234))
@@ -195,7 +195,7 @@ def test_status_and_migrate(tmp_path: Path, capsys: pytest.CaptureFixture) -> No
     db.dispose()
     assert main(["db", "status", "--url", url]) == 0
     out = capsys.readouterr().out
-    assert "revision  0004" in out and "metric_points" in out
+    assert "revision  0005" in out and "metric_points" in out
     assert any(line.split() == ["metric_points", "4"] for line in out.splitlines())
 
 
@@ -204,7 +204,7 @@ def test_status_on_postgresql_hides_the_password(tmp_path: Path,
     with database_url("postgresql", tmp_path) as url:
         assert main(["db", "migrate", "--url", url]) == 0
         out = capsys.readouterr().out
-        assert "***" in out and ":ganscope@" not in out and "revision  0004" in out
+        assert "***" in out and ":ganscope@" not in out and "revision  0005" in out
 
 
 def _closed_port() -> int:
