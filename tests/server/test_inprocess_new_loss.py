@@ -63,5 +63,5 @@ def test_an_unregistered_loss_is_a_422_naming_the_field_and_the_choices(
     assert r.status_code == 422
     detail = r.json()["detail"][0]
     assert detail["loc"][-2:] == ["loss", "name"] and "nonsaturating" in detail["msg"]
-    with pytest.raises(ValueError, match="Input should be 'minimax'"):
+    with pytest.raises(ValueError, match="allowed: 'minimax'"):
         RunConfig.model_validate({"name": "x", "loss": {"name": NAME}})
