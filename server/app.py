@@ -25,7 +25,7 @@ from server.db import Database, migrate
 from server.deps import AppState, require_admin
 from server.errors import Conflict, Invalid, NotFound, allowed_methods, document_errors
 from server.hub import Hub
-from server.inference import ImageService, ImageServiceError
+from server.images import ImageService, ImageServiceError
 from server.jobs.base import JobBackend, Publish
 from server.jobs.manager import JobManager, default_gpus
 from server.judgments import JudgmentWriter

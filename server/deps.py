@@ -11,7 +11,7 @@ from fastapi import Path as PathParam
 
 from server.db import Database
 from server.hub import Hub
-from server.inference import ImageService
+from server.images import ImageService
 from server.jobs.base import JobBackend
 from server.judgments import JudgmentWriter
 from server.schemas import MAX_INT, RUN_ID_PATTERN

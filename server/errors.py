@@ -38,6 +38,15 @@ class Conflict(RuntimeError):
     """The request does not fit the resource's state (409)."""
 
 
+class ImageServiceError(RuntimeError):
+    """A request the image service could not answer; the message says why. ``invalid``: the
+    request's fault (a bad checkpoint or value); otherwise the service's."""
+
+    def __init__(self, message: str, *, invalid: bool = False) -> None:
+        super().__init__(message)
+        self.invalid = invalid
+
+
 class ErrorBody(BaseModel):
     """Every error but a 422: what went wrong and what to change, in words."""
 

@@ -10,7 +10,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from server.deps import RunId, StateDep
 from server.errors import NotFound
-from server.imaging import encode_gif
+from server.images.encoding import encode_gif
 from server.models import SampleRow
 
 router = APIRouter(prefix="/api/runs", tags=["runs"])

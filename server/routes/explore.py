@@ -1,7 +1,7 @@
 """The latent explorer's API: a checkpoint's generator as images, directions, paths, neighbours.
 
 Every request names a run and one of its checkpoints (``step``; none: the newest) and whether
-to use the EMA weights. Images are rendered by the image service (``server/inference.py``),
+to use the EMA weights. Images are rendered by the image service (``server/images/``),
 never on the event loop. The WebSocket renders only each client's newest request: dragging a
 slider never builds a backlog.
 """
@@ -24,7 +24,7 @@ from starlette.concurrency import run_in_threadpool
 from gan_core.run_dir import write_atomic
 from server.deps import AdminDep, AppState, RunId, StateDep
 from server.errors import Conflict, NotFound, answers, content
-from server.inference import ImageServiceError
+from server.images import ImageServiceError
 from server.models import CheckpointRow
 from server.schemas import MAX_INT, Strict, Target
 from server.sockets import accept_run_socket, until_first_done

@@ -29,7 +29,7 @@ from fastapi.testclient import TestClient
 
 from server.app import create_app
 from server.deps import AppState
-from server.inference import ImageEngine, ImageServiceError
+from server.images import ImageEngine, ImageServiceError
 from server.jobs.base import ActiveRun, Publish, status_event
 from server.jobs.worker import WorkerSpec, train_run
 from server.settings import Settings

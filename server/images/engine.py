@@ -1,33 +1,18 @@
-"""The image service: trained generators in a process of their own.
-
-The latent explorer (and later the studies' image pools) draw images from checkpoints. That
-work runs in one spawned process, never on the server's event loop and never in a training
-worker: it holds a small LRU cache of generators loaded from safetensors checkpoints (on the
-GPU when there is one), answers requests in order, and reports how long each took. The server
-talks to it over one pipe; a reader thread hands each answer to the request waiting for it. A
-crash in the process (out of memory, a killed process) fails the requests in flight with a
-clear message, and the next request starts a fresh process.
-"""
+"""What the image process does: the generators it keeps loaded and the operations it answers
+(explorer renders, directions, interpolation, neighbours, study pools, support draws, the
+lesson's gradients). Plain methods, so tests can call them in-process."""
 
 from __future__ import annotations
 
-import asyncio
-import base64
-import contextlib
-import io
-import itertools
 import json
 import logging
-import math
-import multiprocessing
-import threading
 import time
 from collections import OrderedDict
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ImageService", "ImageServiceError", "serve_images"]
+from server.images.encoding import gif_bytes, png_data_url, tile
 
 log = logging.getLogger(__name__)
 
@@ -37,18 +22,6 @@ NEIGHBOUR_BANK = 20_000  # training images searched (all of them in the offline 
 SUPPORT_MAX_S = 5000  # samples in one birthday-paradox draw
 SUPPORT_BATCH = 500
 SUPPORT_SPACES = ("auto", "mnist", "critic", "pixel")
-
-
-class ImageServiceError(RuntimeError):
-    """A request the image service could not answer; the message says why. ``invalid``: the
-    request's fault (a bad checkpoint or value); otherwise the service's."""
-
-    def __init__(self, message: str, *, invalid: bool = False) -> None:
-        super().__init__(message)
-        self.invalid = invalid
-
-
-# -- the service process -------------------------------------------------------------------------
 
 
 def serve_images(conn: Connection, threads: int) -> None:
@@ -80,16 +53,6 @@ def serve_images(conn: Connection, threads: int) -> None:
             conn.send(reply)
         except (BrokenPipeError, OSError):
             return
-
-
-def png_data_url(array: Any) -> str:
-    """(H, W, C) uint8 -> a PNG data URL."""
-    from PIL import Image
-
-    buf = io.BytesIO()
-    image = Image.fromarray(array[:, :, 0] if array.shape[2] == 1 else array)
-    image.save(buf, "PNG", compress_level=1)  # tiny images: speed over a few bytes
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
 class ImageEngine:
@@ -423,137 +386,3 @@ class ImageEngine:
 
             self._mnist = build_extractor("mnist", self.device)
         return self._mnist
-
-
-def tile(images: Any, nrow: int | None = None, pad: int = 2) -> Any:
-    """(B, H, W, C) uint8 -> one (H', W', C) grid, ``nrow`` images a row (default square)."""
-    import numpy as np
-
-    count, height, width, channels = images.shape
-    nrow = nrow or math.ceil(math.sqrt(count))
-    rows = math.ceil(count / nrow)
-    out = np.full((rows * (height + pad) + pad, nrow * (width + pad) + pad, channels), 255,
-                  dtype=np.uint8)
-    for i, image in enumerate(images):
-        r, c = divmod(i, nrow)
-        y, x = pad + r * (height + pad), pad + c * (width + pad)
-        out[y:y + height, x:x + width] = image
-    return out
-
-
-def gif_bytes(images: Any, frame_ms: int) -> bytes:
-    """An animated GIF (looping) of (B, H, W, C) uint8 frames, scaled up to be visible."""
-    from PIL import Image
-
-    from server.imaging import encode_gif
-
-    scale = max(1, 128 // images.shape[1])
-    frames = []
-    for image in images:
-        frame = Image.fromarray(image[:, :, 0] if image.shape[2] == 1 else image)
-        frames.append(frame.resize((frame.width * scale, frame.height * scale), Image.NEAREST))
-    return encode_gif(frames, frame_ms)
-
-
-# -- the server's side ------------------------------------------------------------------------
-
-
-class ImageService:
-    """The server's handle on the image process: ``await call(op, params)``."""
-
-    def __init__(self, threads: int = 1, timeout_s: float = 120.0) -> None:
-        self.threads = threads
-        self.timeout_s = timeout_s
-        self._ids = itertools.count(1)
-        # request id -> (loop, future, the process it was sent to)
-        self._pending: dict[int, tuple[asyncio.AbstractEventLoop, asyncio.Future, Any]] = {}
-        self._lock = threading.Lock()
-        self._process: Any = None
-        self._conn: Connection | None = None
-
-    @property
-    def pid(self) -> int | None:
-        return self._process.pid if self._process is not None and self._process.is_alive() \
-            else None
-
-    def _ensure_started(self) -> Connection:
-        with self._lock:
-            if self._process is not None and self._process.is_alive() and self._conn:
-                return self._conn
-            context = multiprocessing.get_context("spawn")
-            ours, theirs = context.Pipe(duplex=True)
-            process = context.Process(target=serve_images, args=(theirs, self.threads),
-                                      name="ganscope-images", daemon=True)
-            process.start()
-            theirs.close()
-            self._process, self._conn = process, ours
-            threading.Thread(target=self._read_loop, args=(process, ours),
-                             name="image-service-reader", daemon=True).start()
-            log.info("image service started (pid %d)", process.pid)
-            return ours
-
-    async def call(self, op: str, params: dict[str, Any]) -> dict[str, Any]:
-        """Run ``op`` in the image process; raises :class:`ImageServiceError` with its
-        message when it fails."""
-        process, conn = self._process, self._conn
-        if process is None or conn is None or not process.is_alive():
-            conn = await asyncio.to_thread(self._ensure_started)  # spawning takes seconds
-            process = self._process
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future = loop.create_future()
-        request_id = next(self._ids)
-        self._pending[request_id] = (loop, future, process)
-        try:
-            conn.send((request_id, op, params))  # only ever from the event loop's thread
-        except (BrokenPipeError, OSError):
-            self._pending.pop(request_id, None)
-            raise ImageServiceError("the image service stopped; try again") from None
-        try:
-            ok, payload = await asyncio.wait_for(future, self.timeout_s)
-        except TimeoutError:
-            raise ImageServiceError(f"the image service took over {self.timeout_s:.0f} s for "
-                                    f"{op}") from None
-        finally:
-            self._pending.pop(request_id, None)
-        if not ok:
-            kind, message = payload
-            raise ImageServiceError(message, invalid=kind == "invalid")
-        return payload
-
-    def _read_loop(self, process: Any, conn: Connection) -> None:
-        while True:
-            try:
-                request_id, ok, payload = conn.recv()
-            except (EOFError, OSError):
-                break
-            waiting = self._pending.get(request_id)
-            if waiting is not None:
-                loop, future, _ = waiting
-                loop.call_soon_threadsafe(_resolve, future, (ok, payload))
-        process.join(1.0)
-        code = process.exitcode
-        reason = f"the image service stopped (exit code {code}); the next request restarts it"
-        for request_id in list(self._pending):
-            waiting = self._pending.get(request_id)
-            if waiting is not None and waiting[2] is process:
-                loop, future, _ = waiting
-                loop.call_soon_threadsafe(_resolve, future, (False, ("stopped", reason)))
-
-    def close(self) -> None:
-        with self._lock:
-            process, conn = self._process, self._conn
-            self._process = self._conn = None
-        if process is None or conn is None:
-            return
-        with contextlib.suppress(BrokenPipeError, OSError):
-            conn.send(None)
-        process.join(5.0)
-        if process.is_alive():
-            process.kill()
-            process.join(5.0)
-        conn.close()
-
-
-def _resolve(future: asyncio.Future, result: tuple[bool, Any]) -> None:
-    if not future.done():
-        future.set_result(result)
