@@ -9,7 +9,7 @@
 
 The folder alone is enough to rebuild a run (the CLI writes it, the server and the importer read
 it). A file's name in the folder, as the server stores and serves it, is the relative path
-(``RunDir.sample_name(1000)`` is "samples/grid_000001000.png").
+(``RunDir.file_name("sample", 1000)`` is "samples/grid_000001000.png").
 """
 
 from __future__ import annotations
@@ -65,14 +65,6 @@ class RunDir:
         at ``step``."""
         folder, prefix, suffix = cls.PER_STEP[kind]
         return f"{folder}/{prefix}{step:09d}{suffix}"
-
-    @classmethod
-    def sample_name(cls, step: int) -> str:
-        return cls.file_name("sample", step)
-
-    @classmethod
-    def view_name(cls, step: int) -> str:
-        return cls.file_name("view", step)
 
     @classmethod
     def checkpoint_name(cls, step: int) -> str:

@@ -19,8 +19,8 @@ HOME = Path(gan_core.__file__).parent / "run_dir.py"
 
 
 def test_file_names_are_relative_paths_with_nine_digit_steps() -> None:
-    assert RunDir.sample_name(1000) == "samples/grid_000001000.png"
-    assert RunDir.view_name(5) == "views/view_000000005.json"
+    assert RunDir.file_name("sample", 1000) == "samples/grid_000001000.png"
+    assert RunDir.file_name("view", 5) == "views/view_000000005.json"
     assert RunDir.checkpoint_name(12000) == "checkpoints/ckpt_000012000.safetensors"
     run = RunDir("/runs/x")
     assert run.checkpoint(7) == Path("/runs/x/checkpoints/ckpt_000000007.safetensors")

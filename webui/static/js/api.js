@@ -219,9 +219,6 @@ export function setStatusBadge(badge, status) {
   badge.dataset.tone = statusRules(status).tone;
 }
 
-// The server's `active` statuses: queued, or held by a trainer.
-export const LIVE_STATUSES = new Set(
-  [...RUN_STATUSES.values()].filter((s) => s.active).map((s) => s.name));
 
 // The registry (GET /api/registry): data sets, models, losses (each with its `d_output`),
 // presets and run statuses.

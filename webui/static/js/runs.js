@@ -3,7 +3,7 @@
 // compare. Sweeps are listed above it, and a sweep's runs link to their sweep.
 
 import {
-  api, el, fmtAge, fmtNumber, hideBanner, LIVE_STATUSES, parseTime, setConnection,
+  api, el, fmtAge, fmtNumber, hideBanner, parseTime, setConnection,
   setStatusBadge, showBanner, statusRules as rules, Stream,
 } from "./api.js";
 // a completed run is at its step total: it only continues, towards a larger one
@@ -58,7 +58,7 @@ function currentFilter() {
 }
 
 function matches(run, { status, q }) {
-  if (status === "active" && !LIVE_STATUSES.has(run.status)) return false;
+  if (status === "active" && !rules(run.status).active) return false;
   if (status && status !== "active" && run.status !== status) return false;
   if (q && !run.name.toLowerCase().includes(q) && !run.id.includes(q)) return false;
   return true;
@@ -362,7 +362,7 @@ function ask(title, body, confirmLabel, { danger = false, extra = null } = {}) {
 async function remove(id, button) {
   const run = runs.get(id);
   if (!run) return;
-  const live = LIVE_STATUSES.has(run.status);
+  const live = rules(run.status).active;
   const answer = await ask(`Delete ${run.name}?`,
     `Its metrics, samples and checkpoints are deleted for good${live ? "; it is stopped first" : ""}.`,
     "Delete", { danger: true });
