@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from server.schemas import RUN_ID_PATTERN, Strict
+from server.schemas import MAX_INT, RUN_ID_PATTERN, Strict
 
 STUDY_ID_PATTERN = r"^[0-9a-f]{12}$"
 IMAGE_ID_PATTERN = r"^[0-9a-f]{32}$"
@@ -16,7 +16,8 @@ PARTICIPANT_PATTERN = r"^[A-Za-z0-9_.:@\-]{1,100}$"
 
 class ConditionSpec(Strict):
     run_id: str = Field(pattern=RUN_ID_PATTERN, description="The run whose generator is tested.")
-    step: int | None = Field(None, ge=0, description="Its checkpoint (default: the newest).")
+    step: int | None = Field(None, ge=0, le=MAX_INT,
+                             description="Its checkpoint (default: the newest).")
     ema: bool = Field(True, description="The EMA weights of G when the run kept them.")
     label: str = Field(min_length=1, max_length=100, description="How results name it.")
 

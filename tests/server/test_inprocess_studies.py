@@ -237,3 +237,11 @@ def test_administration_is_for_this_machine_without_a_token(app: InProcessApp,
     # a participant's routes are open through a proxy
     r = app.client.get(f"/api/studies/{study['id']}/public", headers=proxied)
     assert r.status_code == 200
+
+
+def test_a_checkpoint_step_beyond_an_integer_column_is_a_422(app: InProcessApp,
+                                                             image_run: str) -> None:
+    # the fuzzer found a 500 here: a step past the database's integer range
+    body = {"name": "x", "conditions": [{"run_id": image_run, "label": "a", "step": 2**70}]}
+    r = app.client.post("/api/studies", json=body)
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"][-1] == "step", r.text
