@@ -97,6 +97,11 @@ class Database:
         self._write = sessionmaker(self.write_engine, expire_on_commit=False)
         self._read = sessionmaker(self.read_engine, expire_on_commit=False)
 
+    def ping(self) -> None:
+        """One round trip on the read engine (the health check's)."""
+        with self.read() as session:
+            session.execute(text("SELECT 1"))
+
     @contextmanager
     def write(self) -> Iterator[Session]:
         """A transaction that may write: committed on success, rolled back on error."""

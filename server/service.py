@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from gan_core.checkpoint import CheckpointError, load_checkpoint
 from gan_core.config import ConfigError, RunConfig, merge_config, set_dotted, validation_issues
@@ -25,11 +25,13 @@ from gan_core.run_dir import RunDir
 from gan_core.status import ACTIVE, LIVE, RESUMABLE, RunStatus
 from server.db import Database
 from server.errors import Conflict, Invalid, NotFound
+from server.history import build_history
 from server.hub import Hub
 from server.jobs.base import ActiveRun, JobBackend, status_event
 from server.jobs.worker import WorkerSpec
-from server.models import CheckpointRow, Run
+from server.models import CheckpointRow, MetricPoint, Run
 from server.schemas import ControlRequest, RunCreate
+from server.series import SeriesCache
 from server.settings import Settings
 
 __all__ = ["RunService"]
@@ -293,6 +295,82 @@ class RunService:
         with self.db.read() as session:
             return list(session.execute(select(table).where(table.run_id == run_id)
                                         .order_by(order)).scalars())
+
+    def find(self, *, statuses: list[str] | None, name: str | None, limit: int,
+             offset: int) -> tuple[list[Run], int]:
+        """A page of runs, newest first, with the count of all that match: by status, and by
+        a part of the name."""
+        query = select(Run)
+        if statuses:
+            query = query.where(Run.status.in_(statuses))
+        if name:
+            query = query.where(Run.name.contains(name, autoescape=True))
+        with self.db.read() as session:
+            count = session.execute(
+                select(func.count()).select_from(query.subquery())).scalar_one()
+            rows = session.execute(
+                query.order_by(Run.created_at.desc(), Run.id).limit(limit).offset(offset)
+            ).scalars().all()
+        return list(rows), count
+
+    def newest(self, limit: int) -> list[Run]:
+        """The ``limit`` newest runs: what the runs stream starts with."""
+        with self.db.read() as session:
+            return list(session.execute(
+                select(Run).order_by(Run.created_at.desc()).limit(limit)).scalars())
+
+    def metric_rows(self, run_id: str) -> list[tuple[int, dict]]:
+        """Every stored (step, metrics) row of a run, by step: the export's, undecimated."""
+        self.get(run_id)
+        query = (select(MetricPoint.step, MetricPoint.values)
+                 .where(MetricPoint.run_id == run_id).order_by(MetricPoint.step))
+        with self.db.read() as session:
+            return [tuple(r) for r in session.execute(query)]
+
+    def series(self, run_id: str, cache: SeriesCache, *, max_points: int | None,
+               keys: set[str] | None, after_step: int | None) -> dict[str, Any]:
+        """A run's metric series through ``cache`` (read with the run row in one transaction)."""
+        with self.db.read() as session:
+            run = session.get(Run, run_id)
+            if run is None:
+                raise NotFound(f"no run {run_id}")
+            return cache.query(session, run, max_points=max_points, keys=keys,
+                               after_step=after_step)
+
+    def history(self, run_id: str, cache: SeriesCache, *, after_seq: int | None,
+                max_points: int) -> dict[str, Any] | None:
+        """The run stream's ``history`` message (server/history.py); None for no such run."""
+        with self.db.read() as session:
+            run = session.get(Run, run_id)
+            if run is None:
+                return None
+            return build_history(session, run, self.run_dir(run_id), cache,
+                                 after_seq=after_seq, max_points=max_points)
+
+    def row_file(self, run_id: str, table: Any, step: int, kind: str | None = None,
+                 what: str = "checkpoint") -> Path:
+        """The file of a run's row in ``table`` at ``step`` (the newest such row; of ``kind``
+        when given), as a path from our own row, never from the request. ``what`` names it in
+        the 404."""
+        self.get(run_id)
+        query = select(table).where(table.run_id == run_id, table.step == step)
+        if kind is not None:
+            query = query.where(table.kind == kind)
+        with self.db.read() as session:
+            row = session.execute(query.order_by(table.seq.desc())).scalars().first()
+        if row is None:
+            raise NotFound(f"run {run_id} has no {what} at step {step}")
+        path = self.run_dir(run_id) / row.file
+        if not path.is_file():
+            raise NotFound(f"the file for step {step} is missing from the run's folder")
+        return path
+
+    def checkpoint_steps(self, run_id: str) -> list[int]:
+        """The steps a run has checkpoints at, each once, ascending."""
+        with self.db.read() as session:
+            steps = session.execute(select(CheckpointRow.step).where(
+                CheckpointRow.run_id == run_id)).scalars().all()
+        return sorted(set(steps))
 
     def checkpoint_file(self, run_id: str, step: int | None) -> tuple[Path, int]:
         """The run's checkpoint at ``step`` (None: the newest), as a path from our own rows."""

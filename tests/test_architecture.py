@@ -1,9 +1,12 @@
 """docs/ARCHITECTURE.md stays true to the code: every module it names exists, and every module
-and package of server/ (and gan_core's top level) is named in it."""
+and package of server/ (and gan_core's top level) is named in it. And the layering it describes
+holds: routes are thin over services (no route imports another, none runs SQL), and only
+server/images/ sends the image process an operation by its name."""
 
 from __future__ import annotations
 
 import ast
+import inspect
 import itertools
 import re
 from pathlib import Path
@@ -132,3 +135,76 @@ def test_no_route_imports_another_routes_module() -> None:
             if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("server.routes"):
                 found.append(f"{path.name} imports {node.module}")
     assert found == [], found
+
+
+def _receiver(node: ast.expr) -> str:
+    """The last name of what a method is called on: ``state.db`` -> ``db``."""
+    if isinstance(node, ast.Attribute):
+        return node.attr
+    return node.id if isinstance(node, ast.Name) else ""
+
+
+def test_no_route_runs_sql() -> None:
+    """A query lives in the service that owns its data (RunService, StudyStore, ...): a route
+    neither imports sqlalchemy nor opens a session nor executes a statement."""
+    found = []
+    for path in sorted((ROOT / "server" / "routes").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            where = f"{path.name}:{getattr(node, 'lineno', 0)}"
+            if isinstance(node, ast.Import):
+                found += [f"{where} imports {a.name}" for a in node.names
+                          if a.name.split(".")[0] == "sqlalchemy"]
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == \
+                    "sqlalchemy":
+                found.append(f"{where} imports {node.module}")
+            elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+                name = node.func.attr
+                if name == "execute" or (name in ("read", "write")
+                                         and _receiver(node.func.value) == "db"):
+                    found.append(f"{where} calls .{name}()")
+    assert found == [], found
+
+
+def image_operations() -> set[str]:
+    """What the image process answers: ``ImageEngine.op_<name>``."""
+    tree = ast.parse((ROOT / "server" / "images" / "engine.py").read_text())
+    engine = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "ImageEngine")
+    return {n.name.removeprefix("op_") for n in engine.body
+            if isinstance(n, ast.FunctionDef) and n.name.startswith("op_")}
+
+
+def test_image_operations_are_sent_by_name_only_in_server_images() -> None:
+    """Everyone else calls ImageService's typed methods (``images.pool(checkpoint=...)``): a
+    misspelt operation or parameter fails where it is written, not in the image process."""
+    operations = image_operations()
+    assert {"render", "pool", "support_draw", "lesson_gradients"} <= operations
+    images = ROOT / "server" / "images"
+    found = []
+    for top in (*TOP, "scripts"):
+        for path in sorted((ROOT / top).rglob("*.py")):
+            if path.is_relative_to(images):
+                continue
+            for node in ast.walk(ast.parse(path.read_text())):
+                if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                        and node.func.attr in ("call", "_call")):
+                    continue
+                first = node.args[0] if node.args else None
+                if (isinstance(first, ast.Constant) and first.value in operations) or \
+                        _receiver(node.func.value) == "images":
+                    found.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert found == [], f"call the ImageService method for the operation instead: {found}"
+
+
+def test_image_service_has_a_typed_method_per_operation() -> None:
+    """Each with the engine's parameters and defaults, keyword-only; no public generic sender."""
+    from server.images import ImageEngine, ImageService
+
+    assert not hasattr(ImageService, "call")
+    for op in sorted(image_operations()):
+        method = getattr(ImageService, op, None)
+        assert inspect.iscoroutinefunction(method), f"ImageService.{op} is missing"
+        engine = inspect.signature(getattr(ImageEngine, f"op_{op}")).parameters
+        service = inspect.signature(method).parameters
+        assert {n: p.default for n, p in service.items() if n != "self"} == \
+            {n: p.default for n, p in engine.items() if n != "self"}, op
+        assert all(p.kind is p.KEYWORD_ONLY for n, p in service.items() if n != "self"), op

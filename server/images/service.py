@@ -1,5 +1,9 @@
 """The server's side of the image process: start it, send it requests, hand each answer to the
-request waiting for it, and start a fresh process after a crash."""
+request waiting for it, and start a fresh process after a crash.
+
+One typed method per operation of :class:`~server.images.engine.ImageEngine`, with its
+parameters and defaults: a caller names what it sends, and a misspelt operation or parameter
+fails where it is written, not in the image process."""
 
 from __future__ import annotations
 
@@ -19,7 +23,7 @@ log = logging.getLogger(__name__)
 
 
 class ImageService:
-    """The server's handle on the image process: ``await call(op, params)``."""
+    """The server's handle on the image process: ``await images.render(checkpoint=...)``."""
 
     def __init__(self, threads: int = 1, timeout_s: float = 120.0) -> None:
         self.threads = threads
@@ -52,7 +56,7 @@ class ImageService:
             log.info("image service started (pid %d)", process.pid)
             return ours
 
-    async def call(self, op: str, params: dict[str, Any]) -> dict[str, Any]:
+    async def _call(self, op: str, params: dict[str, Any]) -> dict[str, Any]:
         """Run ``op`` in the image process; raises :class:`ImageServiceError` with its
         message when it fails."""
         process, conn = self._process, self._conn
@@ -79,6 +83,60 @@ class ImageService:
             kind, message = payload
             raise ImageServiceError(message, invalid=kind == "invalid")
         return payload
+
+    # -- the operations (ImageEngine.op_*) ------------------------------------------------------
+
+    async def info(self, *, checkpoint: str, ema: bool = True) -> dict[str, Any]:
+        return await self._call("info", {"checkpoint": checkpoint, "ema": ema})
+
+    async def render(self, *, checkpoint: str, ema: bool = True, z: list[float] | None = None,
+                     seed: int | None = None, psi: float = 1.0, label: int | None = None,
+                     variations: int = 0, spread: float = 0.5,
+                     variation_seed: int = 0) -> dict[str, Any]:
+        return await self._call("render", {
+            "checkpoint": checkpoint, "ema": ema, "z": z, "seed": seed, "psi": psi,
+            "label": label, "variations": variations, "spread": spread,
+            "variation_seed": variation_seed})
+
+    async def directions(self, *, checkpoint: str, ema: bool = True, layer: str | None = None,
+                         k: int = 10, samples: int = 2000, seed: int = 0) -> dict[str, Any]:
+        return await self._call("directions", {
+            "checkpoint": checkpoint, "ema": ema, "layer": layer, "k": k, "samples": samples,
+            "seed": seed})
+
+    async def interpolate(self, *, checkpoint: str, keyframes: list[dict[str, Any]],
+                          ema: bool = True, steps: int = 8, method: str = "slerp",
+                          psi: float = 1.0, label: int | None = None, strip: bool = True,
+                          gif_ms: int | None = None) -> dict[str, Any]:
+        return await self._call("interpolate", {
+            "checkpoint": checkpoint, "keyframes": keyframes, "ema": ema, "steps": steps,
+            "method": method, "psi": psi, "label": label, "strip": strip, "gif_ms": gif_ms})
+
+    async def neighbours(self, *, checkpoint: str, ema: bool = True,
+                         z: list[float] | None = None, seed: int | None = None,
+                         psi: float = 1.0, label: int | None = None, k: int = 5,
+                         space: str = "pixel") -> dict[str, Any]:
+        return await self._call("neighbours", {
+            "checkpoint": checkpoint, "ema": ema, "z": z, "seed": seed, "psi": psi,
+            "label": label, "k": k, "space": space})
+
+    async def pool(self, *, checkpoint: str, kind: str, folder: str, names: list[str],
+                   ema: bool = True, seed: int = 0) -> dict[str, Any]:
+        return await self._call("pool", {
+            "checkpoint": checkpoint, "kind": kind, "folder": folder, "names": names,
+            "ema": ema, "seed": seed})
+
+    async def support_draw(self, *, checkpoint: str, ema: bool = True, s: int = 100,
+                           seed: int = 0, top: int = 20,
+                           features: str = "auto") -> dict[str, Any]:
+        return await self._call("support_draw", {
+            "checkpoint": checkpoint, "ema": ema, "s": s, "seed": seed, "top": top,
+            "features": features})
+
+    async def lesson_gradients(self, *, theta: float, sigma: float,
+                               d_steps: int) -> dict[str, Any]:
+        return await self._call("lesson_gradients", {"theta": theta, "sigma": sigma,
+                                                     "d_steps": d_steps})
 
     def _read_loop(self, process: Any, conn: Connection) -> None:
         while True:

@@ -18,14 +18,12 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Response, WebSocket, status
 from pydantic import ConfigDict, Field, ValidationError, model_validator
 from pydantic.json_schema import SkipJsonSchema
-from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from gan_core.run_dir import write_atomic
 from server.deps import AdminDep, AppState, RunId, StateDep
 from server.errors import Conflict, NotFound, answers, content
 from server.images import ImageServiceError
-from server.models import CheckpointRow
 from server.schemas import MAX_INT, Strict, Target
 from server.sockets import accept_run_socket, until_first_done
 
@@ -103,10 +101,6 @@ DirectionName = Annotated[str, Field(pattern=NAME_PATTERN)]
 # -- checkpoints ------------------------------------------------------------------------------
 
 
-async def _call(state: AppState, op: str, params: dict[str, Any]) -> dict[str, Any]:
-    return await state.images.call(op, params)
-
-
 def _saved_path(checkpoint: Path) -> Path:
     return checkpoint.with_name(checkpoint.stem + ".directions.json")
 
@@ -136,17 +130,10 @@ async def explore_info(
     """What the explorer needs to know: the checkpoints, the generator's z, classes and
     layers, and the directions saved with this checkpoint."""
     path, found = await run_in_threadpool(state.runs.checkpoint_file, run_id, step)
-    info = await _call(state, "info", {"checkpoint": str(path), "ema": ema})
-    steps = await run_in_threadpool(_checkpoint_steps, state, run_id)
+    info = await state.images.info(checkpoint=str(path), ema=ema)
+    steps = await run_in_threadpool(state.runs.checkpoint_steps, run_id)
     return {"run_id": run_id, **info, "step": found, "checkpoints": steps,
             "saved": _read_saved(path)}
-
-
-def _checkpoint_steps(state: AppState, run_id: str) -> list[int]:
-    with state.db.read() as session:
-        steps = session.execute(select(CheckpointRow.step).where(
-            CheckpointRow.run_id == run_id)).scalars().all()
-    return sorted(set(steps))
 
 
 @router.post("/api/runs/{run_id}/explore/directions", responses=answers(409, 503))
@@ -155,8 +142,7 @@ async def directions(run_id: RunId, body: DirectionsRequest, state: StateDep) ->
     deviation that makes a slider's unit, and the share of variance it explains."""
     path, found = await run_in_threadpool(state.runs.checkpoint_file, run_id, body.step)
     params = body.model_dump(exclude={"step"})
-    return {"step": found, **await _call(state, "directions", {"checkpoint": str(path),
-                                                               **params})}
+    return {"step": found, **await state.images.directions(checkpoint=str(path), **params)}
 
 
 @router.post("/api/runs/{run_id}/explore/interpolate", response_model=None,
@@ -172,7 +158,7 @@ async def interpolate(run_id: RunId, body: InterpolateRequest,
     params["keyframes"] = [k.model_dump() for k in body.keyframes]
     params["strip"] = body.format != "gif"
     params["gif_ms"] = round(1000 / body.fps) if body.format == "gif" else None
-    out = await _call(state, "interpolate", {"checkpoint": str(path), **params})
+    out = await state.images.interpolate(checkpoint=str(path), **params)
     if body.format == "json":
         return out
     name = f"run-{run_id}-interpolation-{out['step']}"
@@ -188,8 +174,8 @@ async def interpolate(run_id: RunId, body: InterpolateRequest,
 async def neighbours(run_id: RunId, body: NeighboursRequest, state: StateDep) -> dict[str, Any]:
     """The training images nearest to the image of a latent: a check for memorization."""
     path, _ = await run_in_threadpool(state.runs.checkpoint_file, run_id, body.step)
-    return await _call(state, "neighbours", {"checkpoint": str(path),
-                                             **body.model_dump(exclude={"step"})})
+    return await state.images.neighbours(checkpoint=str(path),
+                                         **body.model_dump(exclude={"step"}))
 
 
 @router.get("/api/runs/{run_id}/explore/saved")
@@ -210,7 +196,7 @@ async def save_direction(
 ) -> dict[str, Any]:
     """Save (or replace) a named direction with a checkpoint, in a file beside it."""
     path, found = await run_in_threadpool(state.runs.checkpoint_file, run_id, step)
-    z_dim = (await _call(state, "info", {"checkpoint": str(path)}))["z_dim"]
+    z_dim = (await state.images.info(checkpoint=str(path)))["z_dim"]
     if len(body.vector) != z_dim:
         raise Conflict(f"vector: this checkpoint's z has {z_dim} numbers, the vector "
                        f"{len(body.vector)}")
@@ -296,9 +282,8 @@ async def explore_stream(websocket: WebSocket, run_id: str) -> None:
                                      "takes render requests")
                 request = RenderRequest.model_validate(data)
                 path, _ = await _resolve(resolved, request.step)
-                out = await _call(state, "render", {
-                    "checkpoint": str(path),
-                    **request.model_dump(exclude={"id", "step"})})
+                out = await state.images.render(
+                    checkpoint=str(path), **request.model_dump(exclude={"id", "step"}))
                 answer = {"type": "image", "id": request.id, **out,
                           "server_ms": round((time.perf_counter() - started) * 1e3, 3),
                           "superseded": skipped}

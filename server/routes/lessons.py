@@ -42,6 +42,5 @@ async def generator_gradients(
 ) -> dict[str, Any]:
     """A small D trained against G's samples at theta with each loss (minimax,
     nonsaturating, wgan-gp): D's output over the line and the gradient G gets."""
-    return await state.images.call("lesson_gradients", {"theta": theta, "sigma": sigma,
-                                                        "d_steps": d_steps})
+    return await state.images.lesson_gradients(theta=theta, sigma=sigma, d_steps=d_steps)
 

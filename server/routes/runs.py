@@ -9,13 +9,12 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response, status
 from fastapi.responses import FileResponse
-from sqlalchemy import func, select
 
 from gan_core.status import STATUSES
 from server.deps import AdminDep, RunId, StateDep, StepPath
-from server.errors import NotFound, answers, content
+from server.errors import answers, content
 from server.history import checkpoint_public, sample_public
-from server.models import CheckpointRow, MetricPoint, Run, RunEvent, SampleRow
+from server.models import CheckpointRow, RunEvent, SampleRow
 from server.schemas import MAX_INT, ControlRequest, RunCreate, RunPublic, RunsPublic
 
 router = APIRouter(prefix="/api/runs", tags=["runs"])
@@ -38,16 +37,7 @@ def list_runs(
     offset: Annotated[int, Query(ge=0, le=MAX_INT)] = 0,
 ) -> RunsPublic:
     """Runs, newest first, optionally filtered by status and name."""
-    query = select(Run)
-    if status_:
-        query = query.where(Run.status.in_(status_))
-    if q:
-        query = query.where(Run.name.contains(q, autoescape=True))
-    with state.db.read() as session:
-        count = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
-        rows = session.execute(
-            query.order_by(Run.created_at.desc(), Run.id).limit(limit).offset(offset)
-        ).scalars().all()
+    rows, count = state.runs.find(statuses=status_, name=q, limit=limit, offset=offset)
     return RunsPublic(data=[RunPublic.from_row(r, with_config=False) for r in rows], count=count)
 
 
@@ -73,15 +63,6 @@ async def control_run(run_id: RunId, body: ControlRequest, state: StateDep) -> R
     return RunPublic.from_row(state.runs.get(run_id))
 
 
-def _metric_rows(state: Any, run_id: str, since: int | None) -> list[tuple[int, dict]]:
-    state.runs.get(run_id)
-    query = select(MetricPoint.step, MetricPoint.values).where(MetricPoint.run_id == run_id)
-    if since is not None:
-        query = query.where(MetricPoint.step > since)
-    with state.db.read() as session:
-        return [tuple(r) for r in session.execute(query.order_by(MetricPoint.step))]
-
-
 @router.get("/{run_id}/metrics")
 def get_metrics(
     run_id: RunId,
@@ -96,12 +77,8 @@ def get_metrics(
 ) -> dict[str, Any]:
     """Each metric as a series of (step, value)."""
     wanted = {k.strip() for k in keys.split(",")} if keys else None
-    with state.db.read() as session:
-        run = session.get(Run, run_id)
-        if run is None:
-            raise NotFound(f"no run {run_id}")
-        answer = state.series.query(session, run, max_points=max_points, keys=wanted,
-                                    after_step=since)
+    answer = state.runs.series(run_id, state.series, max_points=max_points, keys=wanted,
+                               after_step=since)
     return {"run_id": run_id, **answer}
 
 
@@ -113,7 +90,7 @@ def export_metrics(
     format: Annotated[Literal["csv", "json"], Query()] = "csv",
 ) -> Response:
     """Every stored metric row, as CSV (one column per metric) or JSON."""
-    rows = _metric_rows(state, run_id, None)
+    rows = state.runs.metric_rows(run_id)
     if format == "json":
         body = json.dumps([{"step": step, **values} for step, values in rows])
         return Response(body, media_type="application/json", headers=_attachment(run_id, "json"))
@@ -149,27 +126,10 @@ def list_samples(run_id: RunId, state: StateDep) -> dict[str, list[dict[str, Any
             "views": [sample_public(run_id, r) for r in rows if r.kind == "view"]}
 
 
-def _file(state: Any, run_id: str, table: Any, step: int, kind: str | None = None,
-          what: str = "checkpoint") -> Any:
-    state.runs.get(run_id)
-    query = select(table).where(table.run_id == run_id, table.step == step)
-    if kind is not None:
-        query = query.where(table.kind == kind)
-    with state.db.read() as session:
-        row = session.execute(query.order_by(table.seq.desc())).scalars().first()
-    if row is None:
-        raise NotFound(f"run {run_id} has no {what} at step {step}")
-    # the path comes from our own row, never from the request
-    path = state.runs.run_dir(run_id) / row.file
-    if not path.is_file():
-        raise NotFound(f"the file for step {step} is missing from the run's folder")
-    return path
-
-
 @router.get("/{run_id}/samples/{step}.png", response_class=FileResponse)
 def get_sample(run_id: RunId, step: StepPath, state: StateDep) -> FileResponse:
     """A sample grid as PNG."""
-    path = _file(state, run_id, SampleRow, step, "sample", "grid")
+    path = state.runs.row_file(run_id, SampleRow, step, "sample", "grid")
     return FileResponse(path, media_type="image/png",
                         headers={"Cache-Control": "public, max-age=31536000, immutable"})
 
@@ -177,7 +137,7 @@ def get_sample(run_id: RunId, step: StepPath, state: StateDep) -> FileResponse:
 @router.get("/{run_id}/views/{step}")
 def get_view(run_id: RunId, step: StepPath, state: StateDep) -> Response:
     """A 2D view: real and generated points, D over the plane, G's gradient field."""
-    path = _file(state, run_id, SampleRow, step, "view", "view")
+    path = state.runs.row_file(run_id, SampleRow, step, "view", "view")
     return Response(path.read_bytes(), media_type="application/json")
 
 
@@ -191,7 +151,7 @@ def list_checkpoints(run_id: RunId, state: StateDep) -> list[dict[str, Any]]:
 @router.get("/{run_id}/checkpoints/{step}", response_class=FileResponse)
 def download_checkpoint(run_id: RunId, step: StepPath, state: StateDep) -> FileResponse:
     """A checkpoint file (safetensors: weights and state, config in the metadata)."""
-    path = _file(state, run_id, CheckpointRow, step)
+    path = state.runs.row_file(run_id, CheckpointRow, step)
     return FileResponse(path, media_type="application/octet-stream",
                         filename=f"run-{run_id}-{path.name}")
 

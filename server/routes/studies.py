@@ -22,7 +22,7 @@ from starlette.concurrency import run_in_threadpool
 
 from server.deps import AppState, RunId, StateDep, get_state, require_admin
 from server.errors import Conflict, NotFound, answers, content
-from server.models import Run, Study, StudyCondition
+from server.models import Study, StudyCondition
 from server.settings import is_loopback
 from server.studies import (
     IMAGE_ID_PATTERN,
@@ -79,7 +79,7 @@ async def create_study(body: StudyCreate, state: StateDep) -> dict[str, Any]:
             path, step = await run_in_threadpool(state.runs.checkpoint_file, c.run_id, c.step)
         except NotFound as exc:
             raise NotFound(f"conditions.{i}.run_id: {exc}") from None
-        run = await run_in_threadpool(_run, state, c.run_id)
+        run = await run_in_threadpool(state.runs.get, c.run_id)
         data = run.config.get("data", {})
         if data.get("name") in (None, "ring", "grid", "spiral", "moons", "gaussian"):
             raise Conflict(f"conditions.{i}.run_id: run {c.run_id} trains on 2D points; a study "
@@ -98,23 +98,21 @@ async def create_study(body: StudyCreate, state: StateDep) -> dict[str, Any]:
     try:
         for i, (c, (path, step)) in enumerate(zip(body.conditions, checkpoints, strict=True)):
             names = [secrets.token_hex(16) for _ in range(body.pool_size)]
-            made = await state.images.call("pool", {
-                "checkpoint": str(path), "kind": "fake", "folder": str(folder), "names": names,
-                "ema": c.ema, "seed": body.seed * 1000 + i})
+            made = await state.images.pool(checkpoint=str(path), kind="fake",
+                                           folder=str(folder), names=names, ema=c.ema,
+                                           seed=body.seed * 1000 + i)
             pools[("fake", i)] = names
             conditions.append(StudyCondition(study_id=study_id, position=i, label=c.label,
                                              run_id=c.run_id, step=step, ema=made["ema"]))
         first = str(checkpoints[0][0])
         names = [secrets.token_hex(16) for _ in range(body.pool_size)]
-        real = await state.images.call("pool", {"checkpoint": first, "kind": "real",
-                                                "folder": str(folder), "names": names,
-                                                "seed": body.seed})
+        real = await state.images.pool(checkpoint=first, kind="real", folder=str(folder),
+                                       names=names, seed=body.seed)
         pools[("real", None)] = names
         if vigilance_n:
             names = [secrets.token_hex(16) for _ in range(vigilance_n)]
-            await state.images.call("pool", {"checkpoint": first, "kind": "vigilance",
-                                             "folder": str(folder), "names": names,
-                                             "seed": body.seed + 7919})
+            await state.images.pool(checkpoint=first, kind="vigilance", folder=str(folder),
+                                    names=names, seed=body.seed + 7919)
             pools[("vigilance", None)] = names
         study = Study(id=study_id, name=body.name, protocol=body.protocol,
                       presentation=body.presentation, exposure_ms=body.exposure_ms,
@@ -128,14 +126,6 @@ async def create_study(body: StudyCreate, state: StateDep) -> dict[str, Any]:
     except BaseException:
         shutil.rmtree(folder.parent, ignore_errors=True)
         raise
-
-
-def _run(state: AppState, run_id: str) -> Run:
-    with state.db.read() as session:
-        run = session.get(Run, run_id)
-    if run is None:
-        raise NotFound(f"no run {run_id}")
-    return run
 
 
 @router.get("/api/studies", dependencies=[StudyAdminDep])

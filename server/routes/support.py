@@ -155,8 +155,8 @@ async def create_draw(run_id: RunId, body: DrawRequest, state: StateDep) -> dict
     """Draw ``s`` samples and flag the ``top`` closest pairs (closest first) for review. The
     same draw again returns the verdicts already given."""
     path, step = await run_in_threadpool(state.runs.checkpoint_file, run_id, body.step)
-    out = await state.images.call("support_draw", {
-        "checkpoint": str(path), **body.model_dump(exclude={"step"})})
+    out = await state.images.support_draw(checkpoint=str(path),
+                                          **body.model_dump(exclude={"step"}))
     draw = {"s": body.s, "seed": body.seed, "top": body.top, "ema": out["ema"],
             "space": out["space"], "step": step,
             "pairs": [{**p, "verdict": None} for p in out["pairs"]]}

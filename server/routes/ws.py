@@ -10,9 +10,7 @@ from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect
 from starlette.concurrency import run_in_threadpool
 
 from server.deps import AppState, websocket_allowed
-from server.history import build_history
 from server.hub import Subscriber
-from server.models import Run
 from server.schemas import RunPublic
 from server.sockets import CLOSE_NOT_FOUND, CLOSE_POLICY, accept_run_socket, until_first_done
 
@@ -77,16 +75,8 @@ async def run_stream(
     try:
         await hub.wait_flushed(run_id, sub.cut)
         points = max_points or state.settings.history_points
-
-        def read() -> dict | None:
-            with state.db.read() as session:
-                run = session.get(Run, run_id)
-                if run is None:
-                    return None
-                return build_history(session, run, state.runs.run_dir(run_id), state.series,
-                                     after_seq=after_seq, max_points=points)
-
-        history = await run_in_threadpool(read)
+        history = await run_in_threadpool(state.runs.history, run_id, state.series,
+                                          after_seq=after_seq, max_points=points)
         if history is None:
             await websocket.close(CLOSE_NOT_FOUND, "no such run")
             return
@@ -111,12 +101,8 @@ async def runs_stream(websocket: WebSocket) -> None:
     sub = state.hub.subscribe(None)
     try:
         def read() -> list[dict]:
-            from sqlalchemy import select
-
-            with state.db.read() as session:
-                rows = session.execute(select(Run).order_by(Run.created_at.desc()).limit(100))
-                return [RunPublic.from_row(r, with_config=False).model_dump(mode="json")
-                        for r in rows.scalars()]
+            return [RunPublic.from_row(r, with_config=False).model_dump(mode="json")
+                    for r in state.runs.newest(100)]
 
         runs = await run_in_threadpool(read)
         await websocket.send_text(json.dumps({"type": "runs", "runs": runs}))

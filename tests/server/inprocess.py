@@ -5,8 +5,8 @@ Starlette's TestClient (an ASGI client: no port, no ``ganscope serve``, no spawn
 (submits, controls, kills) and keeps runs queued until the test plays the worker, either with
 chosen events (``InProcessApp.emit``) or by training the run for real in the test's own process
 (``InProcessApp.train``: the worker's body, ``train_run``, without the process around it).
-``InProcessImages`` answers the image service's operations with the same ``ImageEngine``, in a
-thread of this process.
+``InProcessImages`` is the image service with the process taken out: its typed operations
+reach the same ``ImageEngine``, in a thread of this process.
 
 Usage, in a test module::
 
@@ -29,7 +29,7 @@ from fastapi.testclient import TestClient
 
 from server.app import create_app
 from server.deps import AppState
-from server.images import ImageEngine, ImageServiceError
+from server.images import ImageEngine, ImageService, ImageServiceError
 from server.jobs.base import ActiveRun, Publish, status_event
 from server.jobs.worker import WorkerSpec, train_run
 from server.settings import Settings
@@ -125,21 +125,23 @@ class StandInJobs:
             self._running.pop(run_id, None)
 
 
-class InProcessImages:
-    """The image service's stand-in: ``ImageEngine``'s operations in a thread, one at a time."""
+class InProcessImages(ImageService):
+    """The image service's stand-in: its typed operations, sent to ``ImageEngine`` in a thread
+    instead of a process, one at a time."""
 
     pid = None
 
     def __init__(self) -> None:
+        super().__init__()
         self.engine = ImageEngine(device="cpu")
         self.calls: list[str] = []
-        self._lock = threading.Lock()
+        self._engine_lock = threading.Lock()
 
     def _handle(self, op: str, params: dict[str, Any]) -> dict[str, Any]:
-        with self._lock:
+        with self._engine_lock:
             return self.engine.handle(op, params)
 
-    async def call(self, op: str, params: dict[str, Any]) -> dict[str, Any]:
+    async def _call(self, op: str, params: dict[str, Any]) -> dict[str, Any]:
         self.calls.append(op)
         try:
             return await asyncio.to_thread(self._handle, op, params)
