@@ -348,6 +348,40 @@ ModelConfig = Annotated[MLPModel | DCGANModel, Field(discriminator="arch")]
 # ---------------------------------------------------------------------------------------------
 
 
+class RegisteredChoices:
+    """A string field's enum, read from a registry whenever a schema is made (so that an entry
+    registered after this module was imported is in it)."""
+
+    def __init__(self, names: Callable[[], list[str]]) -> None:
+        self.names = names
+
+    def __get_pydantic_json_schema__(self, core_schema: Any, handler: Any) -> dict[str, Any]:
+        schema = handler(core_schema)
+        schema["enum"] = self.names()
+        return schema
+
+
+def _evaluation_names() -> list[str]:
+    from gan_core.evaluations import EVALUATIONS  # late: it imports torch's metric stages
+
+    return EVALUATIONS.names()
+
+
+def _evaluation_descriptions(schema: dict[str, Any]) -> None:
+    from gan_core.evaluations import EVALUATIONS
+
+    schema["description"] = "; ".join(f"{e['name']}: {e['description'].rstrip('.')}"
+                                      for e in EVALUATIONS.describe())
+
+
+def _registered_evaluation(name: str) -> str:
+    """A metric registered in gan_core.evaluations, refused as a fixed choice would be."""
+    names = _evaluation_names()
+    if name not in names:
+        raise ValueError(f"got {name!r}; allowed: {', '.join(map(repr, names))}")
+    return name
+
+
 def _registered_loss(name: str) -> str:
     """A loss registered in gan_core.losses (imported here, late: losses.py reads this module).
     An unknown one is refused with the message a choice among fixed values gets."""
@@ -454,7 +488,6 @@ class ScheduleConfig(StrictModel):
         "the device (else its foreach ones).")
 
 
-EVAL_METRICS = ("fid", "kid", "prdc", "is")
 # data sets the MNIST domain features were trained for (gray digits)
 MNIST_FEATURE_SETS = ("mnist5k", "mnist", "digits")
 
@@ -469,12 +502,11 @@ class EvalConfig(StrictModel):
         description="Steps between evaluations (and one at the end); empty: off. Runs between "
         "steps; its time is reported as eval_time and not counted in step_time.",
     )
-    metrics: list[Literal["fid", "kid", "prdc", "is"]] = Field(
+    # the choices are gan_core.evaluations.EVALUATIONS: a new metric registers itself there
+    metrics: list[Annotated[str, AfterValidator(_registered_evaluation),
+                            RegisteredChoices(_evaluation_names)]] = Field(
         ["fid"],  # a plain default (pydantic copies it per instance): the web form shows it
-        min_length=1,
-        description="fid, kid, prdc (precision, recall, density, coverage), is (needs a "
-        "classifier head: the MNIST features, or Inception's full weights).",
-    )
+        min_length=1, json_schema_extra=lambda schema: _evaluation_descriptions(schema))
     features: Literal["mnist", "inception"] = Field(
         "mnist",
         description="mnist: a small digit classifier, fast on a CPU, for the MNIST sets only "

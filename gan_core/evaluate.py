@@ -22,15 +22,12 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from gan_core.config import EVAL_METRICS, MNIST_FEATURE_SETS, ImageData
+from gan_core.config import MNIST_FEATURE_SETS, ImageData
 from gan_core.data import DataSource, build_data
 from gan_core.data.convert import to_uint8
+from gan_core.evaluations import EVALUATIONS
 from gan_core.metrics.cache import cache_key, load_or_compute
 from gan_core.metrics.features import FeatureExtractor, Features, build_extractor
-from gan_core.metrics.fid import fid_features_to_statistics, fid_statistics_to_metric
-from gan_core.metrics.inception_score import inception_score_from_logits
-from gan_core.metrics.kid import kid_features_to_metric
-from gan_core.metrics.prdc import DC_K, PR_K, manifold, prdc
 
 __all__ = [
     "EvalReport",
@@ -45,8 +42,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-KID_SUBSETS = 100
-KID_SUBSET_SIZE = 1000
 BATCH = 100
 REAL_SEED = 0  # which real images are drawn; part of the cache key
 
@@ -55,10 +50,10 @@ def parse_metrics(text: str | Sequence[str]) -> tuple[str, ...]:
     """'fid,kid,prdc' -> ('fid', 'kid', 'prdc'); unknown names are an error."""
     names = [m.strip().lower() for m in (text.split(",") if isinstance(text, str) else text)]
     names = [m for m in names if m]
-    unknown = [m for m in names if m not in EVAL_METRICS]
+    unknown = [m for m in names if m not in EVALUATIONS]
     if unknown or not names:
         raise ValueError(f"unknown metrics {unknown or text!r}; choose from "
-                         f"{', '.join(EVAL_METRICS)} (comma-separated)")
+                         f"{', '.join(EVALUATIONS.names())} (comma-separated)")
     return tuple(dict.fromkeys(names))
 
 
@@ -136,33 +131,21 @@ def compute_metrics(
     metrics: Sequence[str],
     suffix: str = "",
 ) -> dict[str, float]:
-    """The named ``metrics`` of ``fake`` against ``real``, as ``{name + suffix: value}``."""
+    """The named ``metrics`` of ``fake`` against ``real``, each value named with the feature
+    space's ``suffix``: after the metric's name where the value starts with it (``kid_std`` ->
+    ``kid_mnist_std``), else at the end (``precision`` -> ``precision_mnist``)."""
     out: dict[str, float] = {}
-    for metric in metrics:
-        if metric == "fid":
-            real_stats = fid_features_to_statistics(real.features)
-            fake_stats = fid_features_to_statistics(fake.features)
-            out[f"fid{suffix}"] = fid_statistics_to_metric(real_stats, fake_stats)
-        elif metric == "kid":
-            size = min(KID_SUBSET_SIZE, len(real.features), len(fake.features))
-            kid = kid_features_to_metric(real.features, fake.features, subsets=KID_SUBSETS,
-                                         subset_size=size)
-            out[f"kid{suffix}"], out[f"kid{suffix}_std"] = kid.mean, kid.std
-        elif metric == "is":
-            if fake.logits is None:
-                raise ValueError("the Inception Score needs a classifier head: these features "
-                                 "have none (set GANSCOPE_INCEPTION_WEIGHTS to the full weights, "
-                                 "or use the MNIST features)")
-            score = inception_score_from_logits(fake.logits)
-            out[f"is{suffix}"], out[f"is{suffix}_std"] = score.mean, score.std
-        elif metric == "prdc":
-            scores = prdc(manifold(real.features, ks=(PR_K, DC_K)),
-                          manifold(fake.features, ks=(PR_K,)))
-            for name, value in asdict(scores).items():
-                out[f"{name}{suffix}"] = value
-        else:
-            raise ValueError(f"unknown metric {metric!r}; choose from {', '.join(EVAL_METRICS)}")
+    for name in metrics:
+        for value, number in EVALUATIONS.get(name).compute(real, fake).items():
+            named = (f"{name}{suffix}{value[len(name):]}" if value.startswith(name)
+                     else f"{value}{suffix}")
+            out[named] = number
     return out
+
+
+def needs_logits(metrics: Sequence[str]) -> bool:
+    """Whether one of ``metrics`` needs the feature network's classifier head."""
+    return any(EVALUATIONS.get(name).needs_logits for name in metrics)
 
 
 @dataclass
@@ -214,7 +197,7 @@ def evaluate_checkpoint(
     data = gen.config.data
     assert isinstance(data, ImageData)
     check_features_fit(features, data.name)
-    extractor = build_extractor(features, device, need_logits="is" in metrics)
+    extractor = build_extractor(features, device, need_logits=needs_logits(metrics))
     real = real_features(data, extractor, n, cache_dir=cache_dir)
     z = gen.sample_z(n, seed)
     fake = generated_features(gen, z, gen.labels(None, n), extractor)
@@ -267,14 +250,13 @@ class PeriodicEvaluator:
         self.source = source
         self.device = device
         self.extractor = build_extractor(self.cfg.features, device,
-                                         need_logits="is" in self.cfg.metrics)
+                                         need_logits=needs_logits(self.cfg.metrics))
         generator = torch.Generator().manual_seed(config.seed + 3)
         n = self.cfg.n
         self.z = sample_z(n, config.model.z_dim, config.model.z_distribution,
                           generator=generator).to(device)
         self.labels = (torch.arange(n) % num_classes).to(device) if num_classes else None
         self._real: Features | None = None
-        self.best_fid: float | None = None
 
     def __call__(self, G: torch.nn.Module) -> dict[str, float]:
         if self._real is None:
@@ -287,3 +269,11 @@ class PeriodicEvaluator:
         finally:
             G.train(was_training)
         return compute_metrics(self._real, fake, self.cfg.metrics, self.extractor.suffix)
+
+    def kept_best(self, values: dict[str, float]) -> float | None:
+        """Of ``values``, the one whose best is the run's best checkpoint (FID), if there."""
+        from gan_core.reports import METRICS
+
+        suffix = self.extractor.suffix
+        return next((values[f"{e.name}{suffix}"] for e in METRICS
+                     if e.value.keeps_best and f"{e.name}{suffix}" in values), None)

@@ -557,9 +557,9 @@ class Trainer:
             self._evaluator = PeriodicEvaluator(self.config, self.data, self.device, num_classes)
         values = self._evaluator(self._sampling_generator())
         values["eval_time"] = time.perf_counter() - start
-        fid = next((v for k, v in values.items() if k.startswith("fid")), None)
-        if fid is not None and fid < self._best_fid:
-            self._best_fid = fid
+        best = self._evaluator.kept_best(values)  # FID: lower is better
+        if best is not None and best < self._best_fid:
+            self._best_fid = best
             self._save_best = self.config.eval.checkpoint_best
         return values
 

@@ -51,6 +51,7 @@ class FeatureExtractor(ABC):
     name: str
     suffix: str  # appended to metric names: "" for Inception, "_mnist" for the domain net
     label: str  # how the FID of these features is shown, e.g. "FID" or "FID-MNIST"
+    space: str  # what a chart of their values says of them
     identity: str
     has_logits: bool
     device: torch.device
@@ -62,6 +63,7 @@ class FeatureExtractor(ABC):
 
 class InceptionExtractor(FeatureExtractor):
     name, suffix, label = "inception", "", "FID"
+    space = "Inception"
 
     def __init__(self, device: str | torch.device = "cpu", need_logits: bool = False) -> None:
         from gan_core.metrics.inception import load_inception, to_inception_input
@@ -101,6 +103,7 @@ class MnistFeatureNet(nn.Module):
 
 class MnistExtractor(FeatureExtractor):
     name, suffix, label = "mnist", "_mnist", "FID-MNIST"
+    space = "MNIST features: not comparable to Inception"
     has_logits = True
 
     def __init__(self, device: str | torch.device = "cpu") -> None:

@@ -15,12 +15,9 @@ router = APIRouter(prefix="/api", tags=["system"])
 def health(state: StateDep) -> dict[str, Any]:
     """Liveness, the database kind, and the job backend: slots or cluster nodes, CPUs and
     GPUs free and used, live workers, queued runs."""
-    from sqlalchemy import text
-
     import gan_core
 
-    with state.db.read() as session:
-        session.execute(text("SELECT 1"))
+    state.db.ping()
     return {
         "status": "ok",
         "version": gan_core.__version__,
@@ -40,12 +37,16 @@ def config_schema() -> dict[str, Any]:
 
 @router.get("/registry")
 def registry() -> dict[str, Any]:
-    """Data sets, models, losses and presets, with their descriptions; and the run statuses,
-    each with its sets and the actions it allows."""
+    """Data sets, models, losses, evaluation metrics and presets, with their descriptions; the
+    run page's charts and every reported metric (label, direction, chart); and the run
+    statuses, each with its sets and the actions it allows."""
     from gan_core.config import TOY_DATASETS, DCGANModel, MLPModel
     from gan_core.data import DATASETS
+    from gan_core.evaluations import EVALUATIONS
     from gan_core.losses import LOSSES
+    from gan_core.metrics.features import EXTRACTORS
     from gan_core.presets import PRESETS, preset_dict
+    from gan_core.reports import describe_reports
     from gan_core.status import describe_statuses
 
     return {
@@ -54,6 +55,10 @@ def registry() -> dict[str, Any]:
         "models": [{"name": "mlp", "description": MLPModel.__doc__ or ""},
                    {"name": "dcgan", "description": DCGANModel.__doc__ or ""}],
         "losses": LOSSES.describe(),
+        "evaluations": EVALUATIONS.describe(),
+        "features": [{"name": name, "suffix": kind.suffix, "label": kind.label,
+                      "space": kind.space} for name, kind in EXTRACTORS.items()],
+        **describe_reports(),
         "presets": [{**entry, "config": preset_dict(entry["name"])}
                     for entry in PRESETS.describe()],
         "statuses": describe_statuses(),

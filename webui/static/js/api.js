@@ -221,6 +221,7 @@ export function setStatusBadge(badge, status) {
 
 
 // The registry (GET /api/registry): data sets, models, losses (each with its `d_output`),
+// evaluation metrics and feature spaces, the run page's charts and every reported metric,
 // presets and run statuses.
 async function loadRegistry() {
   try {
@@ -230,7 +231,8 @@ async function loadRegistry() {
     if (document.getElementById("banner")) {
       showBanner(`Could not read the registry: ${err.message}`, "error");
     }
-    return { datasets: [], models: [], losses: [], presets: [], statuses: [] };
+    return { datasets: [], models: [], losses: [], evaluations: [], features: [], charts: [],
+      metrics: [], presets: [], statuses: [] };
   }
 }
 
@@ -239,6 +241,31 @@ async function loadRegistry() {
 export function dOutput(lossName) {
   const loss = REGISTRY.losses.find((l) => l.name === lossName);
   return loss ? loss.d_output : null;
+}
+
+// Every metric a run reports, as gan_core/reports.py declares it: name -> {label, title,
+// chart, direction, smooth, axis, health, feature_suffix, keeps_best}.
+export const METRICS = new Map(REGISTRY.metrics.map((m) => [m.name, m]));
+
+// The metric a health rule reads, by the role the registry gives it ("g_gradient", "d_loss",
+// "d_on_real", ...); null when no metric has it.
+export function metricFor(role) {
+  const found = REGISTRY.metrics.find((m) => m.health === role);
+  return found ? found.name : null;
+}
+
+// The name prefix of the series a health rule reads as a family (a chart's `health` role:
+// "spectral" gives the spectral norms' prefix, one series a D layer); null when none has it.
+export function prefixFor(role) {
+  const found = REGISTRY.charts.find((c) => c.health === role && c.prefix);
+  return found ? found.prefix : null;
+}
+
+// A feature space of the evaluation metrics (gan_core/metrics/features.py): its value suffix,
+// the label of its FID and what a chart says of it.
+export function featureSpace(name) {
+  return REGISTRY.features.find((f) => f.name === name)
+    || { name, suffix: "", label: "FID", space: name || "" };
 }
 
 // Run `fn` once the page has loaded, also when that happened before the caller's module ran

@@ -2,26 +2,22 @@
 // on one step axis (one chart per metric, one colour per run) and their latest samples side
 // by side: the last sample grid, or for 2D data the last view's real and generated points.
 
-import { api, el, fmtNumber } from "./api.js";
+import { api, el, fmtNumber, METRICS, metricFor, REGISTRY } from "./api.js";
 
 // Plotly is a classic script (global), loaded before this module.
 const Plotly = window.Plotly;
 
-const METRICS = [
-  { key: "loss_d", title: "D loss" },
-  { key: "loss_g", title: "G loss" },
-  { key: "w_estimate", title: "Critic's W estimate  E[D(x)] − E[D(G(z))]" },
-  { key: "d_real", title: "D(x): mean output on real" },
-  { key: "d_fake", title: "D(G(z)): mean output on generated" },
-  { key: "grad_norm_d", title: "D gradient norm", log: true },
-  { key: "grad_norm_g", title: "G gradient norm", log: true },
-  { key: "images_per_s", title: "Images per second" },
-  { key: "modes_captured", title: "Modes captured (2D)" },
-  { key: "hq_fraction", title: "High-quality fraction (2D)" },
-  { key: "w1_exact", title: "Exact W1 to the data (2D)" },
-];
-// not overlaid: per-layer spectral norms differ between architectures; step time is noise
-const NOT_PLOTTED = (key) => key.startsWith("sigma/") || key === "step_time";
+// One chart per metric the registry charts on the run page (gan_core/reports.py), in its
+// order, with its title and its chart's scale; then any other reported series by name. Not
+// overlaid: what the registry does not chart (step time is noise) and a chart's per-layer
+// family (spectral norms differ between architectures).
+const LOG_CHARTS = new Set(REGISTRY.charts.filter((c) => c.log).map((c) => c.name));
+const FAMILIES = REGISTRY.charts.filter((c) => c.prefix).map((c) => c.prefix);
+const PLOTTED = REGISTRY.metrics.filter((m) => m.chart)
+  .map((m) => ({ key: m.name, title: m.title, log: LOG_CHARTS.has(m.chart) }));
+const NOT_PLOTTED = (key) => FAMILIES.some((prefix) => key.startsWith(prefix))
+  || (METRICS.has(key) && !METRICS.get(key).chart);
+const LOSSES = [metricFor("d_loss"), metricFor("g_loss")];
 const PALETTE = ["#3b6fd8", "#d9622b", "#1f8a4c", "#b83280", "#7c5cc4", "#b58b00", "#17a2b8",
   "#c0352b", "#5d6677", "#2e9e8f"];
 const PLOT_CONFIG = { displaylogo: false, responsive: true,
@@ -166,7 +162,8 @@ async function render() {
 function runsTable(ids, names) {
   return el("table", { class: "compared" },
     el("caption", { class: "visually-hidden" }, "Runs compared"),
-    el("thead", {}, el("tr", {}, ["Run", "Status", "Data", "Loss", "Step", "D loss", "G loss"]
+    el("thead", {}, el("tr", {}, ["Run", "Status", "Data", "Loss", "Step",
+      ...LOSSES.map((name) => (METRICS.get(name) || { title: name }).title)]
       .map((h) => el("th", { scope: "col" }, h)))),
     el("tbody", {}, ids.map((id) => {
       const run = known.get(id);
@@ -178,7 +175,7 @@ function runsTable(ids, names) {
           run.error ? el("div", { class: "reason error-text" }, run.error) : null),
         el("td", {}, run.data), el("td", {}, run.loss),
         el("td", {}, `${run.step} / ${run.total_steps}`),
-        el("td", {}, fmtNumber(m.loss_d)), el("td", {}, fmtNumber(m.loss_g)));
+        ...LOSSES.map((name) => el("td", {}, fmtNumber(m[name]))));
     })));
 }
 
@@ -186,8 +183,8 @@ const pending = [];  // [node, traces, layout]: drawn once the nodes are in the 
 
 function metricCharts(results, names) {
   const present = new Set(results.flatMap((r) => Object.keys(r.data.metrics)));
-  const metrics = [...METRICS.filter((m) => present.has(m.key)),
-    ...[...present].filter((k) => !NOT_PLOTTED(k) && !METRICS.some((m) => m.key === k))
+  const metrics = [...PLOTTED.filter((m) => present.has(m.key)),
+    ...[...present].filter((k) => !NOT_PLOTTED(k) && !PLOTTED.some((m) => m.key === k))
       .sort().map((key) => ({ key, title: key }))];
   if (!metrics.length) return el("p", { class: "empty" }, "None of these runs has reported metrics yet.");
   return el("div", { class: "charts" }, metrics.map((metric) => {

@@ -1,7 +1,7 @@
 // The health panel: the failure modes GAN users fear, judged in the browser from the numbers
 // the run streams. Every threshold is here, with why it is where it is.
 
-import { dOutput, el, fmtNumber } from "./api.js";
+import { dOutput, el, fmtNumber, metricFor, prefixFor } from "./api.js";
 
 export const THRESHOLDS = {
   // Reports compared as "recent": the median of the last few, so that one noisy report
@@ -97,7 +97,7 @@ export function assess(ctx) {
 
 function modeCollapse({ store, isToy, diversity }) {
   if (isToy) {
-    const modes = store.get("modes_captured");
+    const modes = store.get(metricFor("modes"));
     if (!modes || !modes.values.length) return { status: "waiting", finding: "no modes count yet" };
     const peak = Math.max(...modes.values);
     const now = modes.last;
@@ -117,7 +117,7 @@ function modeCollapse({ store, isToy, diversity }) {
 }
 
 function vanishing({ store }) {
-  const g = store.get("grad_norm_g");
+  const g = store.get(metricFor("g_gradient"));
   if (!g || g.values.length < T.gradMinReports) return { status: "waiting", finding: "too few reports yet" };
   const now = recent(g);
   // the earlier level: the highest median of any window of recent reports before now
@@ -132,8 +132,8 @@ function vanishing({ store }) {
 
 function dWins({ store, config }) {
   const loss = config.loss || {};
-  const real = recent(store.get("d_real"));
-  const fake = recent(store.get("d_fake"));
+  const real = recent(store.get(metricFor("d_on_real")));
+  const fake = recent(store.get(metricFor("d_on_fake")));
   const output = dOutput(loss.name);
   if (output === "critic") {
     return { status: "na", finding: "a Wasserstein critic gives scores, not probabilities: "
@@ -141,7 +141,7 @@ function dWins({ store, config }) {
   }
   if (real === null || fake === null) return { status: "waiting", finding: "no D outputs yet" };
   if (output === "margin") {
-    const lossD = recent(store.get("loss_d"));
+    const lossD = recent(store.get(metricFor("d_loss")));
     const past = real >= 1 && fake <= -1;
     const status = past && lossD <= T.hingeAlarm ? "alarm" : past && lossD <= T.hingeWarn ? "warning" : "ok";
     return { status, finding: `mean D(real) ${fmtNumber(real, 3)}, D(fake) ${fmtNumber(fake, 3)}, `
@@ -167,12 +167,13 @@ function dWins({ store, config }) {
 
 function sigma({ store }) {
   let worst = null;
+  const prefix = prefixFor("spectral");
   for (const name of store.names()) {
-    if (!name.startsWith("sigma/")) continue;
+    if (!prefix || !name.startsWith(prefix)) continue;
     const s = store.get(name);
     if (s.values.length < 1 || !(s.values[0] > 0)) continue;
     const ratio = s.last / s.values[0];
-    if (!worst || ratio > worst.ratio) worst = { name: name.slice(6), ratio, now: s.last };
+    if (!worst || ratio > worst.ratio) worst = { name: name.slice(prefix.length), ratio, now: s.last };
   }
   if (!worst) return { status: "waiting", finding: "no spectral norms measured yet" };
   const status = worst.ratio >= T.sigmaAlarm ? "alarm" : worst.ratio >= T.sigmaWarn ? "warning" : "ok";
@@ -182,13 +183,13 @@ function sigma({ store }) {
 
 function divergence({ store, status, error }) {
   if (status === "diverged") return { status: "alarm", finding: error || "the run diverged" };
-  for (const name of ["loss_d", "loss_g"]) {
+  const losses = [metricFor("d_loss"), metricFor("g_loss")];
+  for (const name of losses) {
     if (store.nonFinite.has(name)) {
       return { status: "alarm", finding: `${name} was not finite at step ${store.nonFinite.get(name)}` };
     }
   }
-  const d = store.get("loss_d");
-  const g = store.get("loss_g");
+  const [d, g] = losses.map((name) => store.get(name));
   if (!d && !g) return { status: "waiting", finding: "no losses yet" };
   const big = Math.max(Math.abs(d ? d.last : 0), Math.abs(g ? g.last : 0));
   const st = big >= T.lossWarn ? "warning" : "ok";

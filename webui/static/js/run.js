@@ -8,7 +8,7 @@ import { HealthPanel } from "./health.js";
 import { Playground } from "./playground.js";
 import { lossPreview } from "./run_preview.js";
 import { RedrawScheduler } from "./redraw.js";
-import { bestFid, Charts, chartSpecs, MetricStore } from "./run_charts.js";
+import { bestKept, Charts, chartSpecs, MetricStore } from "./run_charts.js";
 import { SampleViewer } from "./run_samples.js";
 
 const HISTORY_POINTS = 1500; // per series: about two points per pixel of a wide chart
@@ -389,18 +389,19 @@ class RunPage {
     this.markCheckpoints();
   }
 
-  // Notes beside checkpoints: the best FID so far, and fooling rates from studies.
+  // Notes beside checkpoints: the best FID so far (the kept metric), and fooling rates from
+  // studies.
   markCheckpoints() {
-    const best = bestFid(this.store);
+    const best = bestKept(this.store, this.config.eval && this.config.eval.features);
     if (best) {
-      setText(this.bestLine, `Best ${best.name === "fid" ? "FID" : "FID (MNIST features)"} ` +
+      setText(this.bestLine, `Best ${best.label} ` +
         `${fmtNumber(best.value, 4)} at step ${best.step.toLocaleString()}` +
         (this.checkpointRows.has(best.step) ? ": its checkpoint is kept." : "."));
     }
     this.bestLine.hidden = !best;
     for (const [step, row] of this.checkpointRows) {
       const notes = [];
-      if (best && best.step === step) notes.push("best FID");
+      if (best && best.step === step) notes.push(`best ${best.short}`);
       for (const r of this.studyRates.filter((x) => x.step === step)) {
         const rate = r.fooling_rate === null ? "–" : `${(100 * r.fooling_rate).toFixed(1)}%`;
         const ci = r.ci_low === null ? "" : ` [${(100 * r.ci_low).toFixed(0)}–${(100 * r.ci_high).toFixed(0)}%]`;

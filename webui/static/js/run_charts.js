@@ -2,7 +2,7 @@
 // that grow with extendTraces, TensorBoard's smoothing, a step cursor shared by every chart,
 // and markers where hyper-parameters changed.
 
-import { dOutput, el } from "./api.js";
+import { dOutput, el, featureSpace, REGISTRY } from "./api.js";
 
 // Live series longer than this are decimated in the browser (extremes kept), so a page left
 // open on a long run stays as light as a fresh one.
@@ -202,85 +202,48 @@ export class MetricStore {
   }
 }
 
-// What each chart shows. `series`: names in order; `prefix`: every series whose name starts
-// with it (one trace per D layer); `raw`: drawn as they are, without smoothing (sparse
-// measurements); `y2`: on a right-hand axis.
+// The run's charts as the registry declares them (gan_core/reports.py): those of every run,
+// those of 2D data, of a penalty, and one per evaluation metric the run measures (eval.every
+// and eval.metrics), each with the metrics declared in it, in the registry's order. A chart's
+// text takes its variant for 2D data or for a D that outputs logits; an evaluation's values
+// carry its feature space's suffix (fid -> fid_mnist) and its title says which space.
 export function chartSpecs({ isToy, lossName, penalty, evaluation }) {
-  const probabilistic = dOutput(lossName) === "logit";
-  const specs = [
-    { id: "losses", title: "D and G losses", series: ["loss_d", "loss_g"], ytitle: "loss" },
-    {
-      id: "wasserstein",
-      title: isToy ? "Critic's Wasserstein estimate vs exact W1" : "Wasserstein estimate",
-      series: ["w_estimate", "w1_exact"], raw: ["w1_exact"], ytitle: "E[D(x)] − E[D(G(z))]",
-    },
-    {
-      id: "d-outputs", title: "D on real vs generated", series: ["d_real", "d_fake"],
-      ytitle: probabilistic ? "mean logit (sigmoid → probability)" : "mean output",
-    },
-    {
-      id: "grad-norms", title: "Gradient norms", series: ["grad_norm_d", "grad_norm_g"],
-      log: true, ytitle: "‖∇‖ (log)",
-    },
-    {
-      id: "sigma", title: "Spectral norm of each D layer", prefix: "sigma/", rawPrefix: true,
-      log: true, ytitle: "largest singular value (log)",
-    },
-    { id: "throughput", title: "Images per second", series: ["images_per_s"], ytitle: "images/s" },
-  ];
-  if (penalty) {
-    specs.splice(1, 0, {
-      id: "penalty", title: "Penalty", series: ["gradient_penalty", "r1_penalty"], ytitle: "penalty",
-    });
-  }
-  specs.push(...evaluationSpecs(evaluation));
-  if (isToy) {
-    specs.splice(2, 0, {
-      id: "toy-quality", title: "Modes captured and high-quality fraction",
-      series: ["modes_captured", "hq_fraction"], raw: ["modes_captured", "hq_fraction"],
-      y2: ["hq_fraction"], ytitle: "modes", y2title: "hq fraction",
-    });
-  }
-  return specs;
+  const measured = evaluation && evaluation.every ? evaluation.metrics || [] : [];
+  const space = featureSpace(evaluation && evaluation.features);
+  const shown = { always: () => true, toy: () => isToy, penalty: () => penalty,
+    evaluation: (c) => measured.includes(c.evaluation) };
+  const variants = { toy: isToy, logit: dOutput(lossName) === "logit" };
+  return REGISTRY.charts.filter((c) => shown[c.show] && shown[c.show](c)).map((c) => {
+    const spec = { id: c.name, title: c.title, ytitle: c.ytitle, log: c.log, y2title: c.y2title };
+    for (const [variant, fields] of Object.entries(c.variants || {})) {
+      if (variants[variant]) Object.assign(spec, fields);
+    }
+    if (c.show === "evaluation") spec.title = `${spec.title} (${space.space})`;
+    const members = REGISTRY.metrics.filter((m) => m.chart === c.name);
+    const named = (m) => (m.feature_suffix ? `${m.name}${space.suffix}` : m.name);
+    spec.series = members.map(named);
+    spec.raw = members.filter((m) => !m.smooth).map(named);
+    const y2 = members.filter((m) => m.axis === "y2").map(named);
+    if (y2.length) spec.y2 = y2;
+    if (c.prefix) spec.prefix = c.prefix; // one series a D layer, drawn as measured
+    spec.labels = Object.fromEntries(members.map((m) => [named(m), m.label]));
+    return spec;
+  });
 }
 
-// The config's periodic evaluation (eval.every): one chart per metric asked for, with the
-// names the trainer reports (a "_mnist" suffix for the MNIST feature space).
-export function evaluationSpecs(evaluation) {
-  if (!evaluation || !evaluation.every) return [];
-  const mnist = evaluation.features === "mnist";
-  const suffix = mnist ? "_mnist" : "";
-  const space = mnist ? " (MNIST features: not comparable to Inception)" : " (Inception)";
-  const named = (names) => names.map((n) => `${n}${suffix}`);
-  const specs = {
-    fid: { id: "eval-fid", title: `FID${space}`, series: named(["fid"]), ytitle: "FID, lower is better" },
-    kid: { id: "eval-kid", title: `KID${space}`, series: named(["kid"]), ytitle: "KID, lower is better" },
-    prdc: { id: "eval-prdc", title: `Precision, recall, density, coverage${space}`,
-      series: named(["precision", "recall", "density", "coverage"]), ytitle: "higher is better" },
-    is: { id: "eval-is", title: `Inception score${space}`, series: named(["is"]), ytitle: "IS, higher is better" },
-  };
-  return (evaluation.metrics || ["fid"]).filter((m) => specs[m]).map((m) => ({ ...specs[m], raw: specs[m].series }));
-}
-
-// The step with the lowest FID so far (the answer to "when should I stop?"), or null.
-export function bestFid(store) {
-  const name = store.names().find((n) => n === "fid" || n === "fid_mnist");
+// The step where the metric whose best is the run's kept checkpoint (FID: keeps_best in the
+// registry) was lowest so far, in the run's feature space (the answer to "when should I
+// stop?"); null before it is measured.
+export function bestKept(store, features) {
+  const space = featureSpace(features);
+  const kept = REGISTRY.metrics.find((m) => m.keeps_best);
+  const name = kept && (kept.feature_suffix ? `${kept.name}${space.suffix}` : kept.name);
   const s = name && store.get(name);
   if (!s || !s.values.length) return null;
   let best = 0;
   s.values.forEach((v, i) => { if (v < s.values[best]) best = i; });
-  return { name, step: s.steps[best], value: s.values[best] };
-}
-
-const LABELS = {
-  loss_d: "D loss", loss_g: "G loss", w_estimate: "critic estimate", w1_exact: "exact W1",
-  d_real: "D(real)", d_fake: "D(fake)", grad_norm_d: "‖∇D‖", grad_norm_g: "‖∇G‖",
-  images_per_s: "images/s", modes_captured: "modes captured", hq_fraction: "hq fraction",
-  gradient_penalty: "gradient penalty", r1_penalty: "R1 penalty",
-};
-
-function label(name) {
-  return LABELS[name] || name.replace(/^sigma\//, "");
+  return { name, label: `${kept.label} (${space.space})`, short: kept.label,
+    step: s.steps[best], value: s.values[best] };
 }
 
 class Chart {
@@ -304,7 +267,15 @@ class Chart {
   }
 
   isRaw(name) {
-    return (this.spec.raw || []).includes(name) || (this.spec.rawPrefix && name.startsWith(this.spec.prefix));
+    const { raw = [], prefix } = this.spec;
+    return raw.includes(name) || (prefix !== undefined && name.startsWith(prefix));
+  }
+
+  // The legend's name of a series: its metric's label, or a prefixed series' own part.
+  label(name) {
+    const { labels = {}, prefix } = this.spec;
+    if (labels[name]) return labels[name];
+    return prefix !== undefined && name.startsWith(prefix) ? name.slice(prefix.length) : name;
   }
 
   names() {
@@ -328,18 +299,18 @@ class Chart {
       if (this.isRaw(name) || weight <= 0) {
         this.traces.push({ name, smoothed: false });
         data.push({ type: "scatter", mode: this.isRaw(name) ? "lines+markers" : "lines",
-          name: label(name), x: s.steps.slice(), y: s.values.slice(), yaxis: axis,
+          name: this.label(name), x: s.steps.slice(), y: s.values.slice(), yaxis: axis,
           line: { color, width: 1.5 }, marker: { size: 4 } });
         return;
       }
       this.traces.push({ name, smoothed: false });
-      data.push({ type: "scatter", mode: "lines", name: `${label(name)} (raw)`, showlegend: false,
+      data.push({ type: "scatter", mode: "lines", name: `${this.label(name)} (raw)`, showlegend: false,
         hoverinfo: "skip", x: s.steps.slice(), y: s.values.slice(), yaxis: axis,
         opacity: 0.25, line: { color, width: 1 } });
       // the smoother keeps its state, so that live points continue the drawn curve exactly
       const smoother = new Smoother(weight);
       this.traces.push({ name, smoothed: true, smoother });
-      data.push({ type: "scatter", mode: "lines", name: label(name), x: s.steps.slice(),
+      data.push({ type: "scatter", mode: "lines", name: this.label(name), x: s.steps.slice(),
         y: s.values.map((x) => smoother.next(x)), yaxis: axis, line: { color, width: 1.8 } });
     });
     return data;

@@ -2,13 +2,15 @@
 // (4.6 MB) takes over a second to compile on a first visit, and until it is ready the page
 // would show nothing. The interactive charts replace it.
 
-import { el } from "./api.js";
+import { el, METRICS, metricFor } from "./api.js";
 
 const SVG = "http://www.w3.org/2000/svg";
 const WIDTH = 640;
 const HEIGHT = 220;
 const PAD = { left: 56, right: 10, top: 10, bottom: 28 };
-const SERIES = [["loss_d", "D loss", "#3b6fd8"], ["loss_g", "G loss", "#e4572e"]];
+// D's and G's losses, as the registry names them
+const SERIES = [[metricFor("d_loss"), "#3b6fd8"], [metricFor("g_loss"), "#e4572e"]]
+  .map(([name, color]) => [name, (METRICS.get(name) || { label: name }).label, color]);
 
 function svg(tag, attrs = {}, text = null) {
   const node = document.createElementNS(SVG, tag);

@@ -1,0 +1,81 @@
+"""Adding a metric touches the file that declares it (gan_core/reports.py for what the trainer
+reports, gan_core/evaluations.py for eval.metrics): one registered here, in the test, is in the
+config's schema, the registry's answer, the API's validation and the values a trained run
+stores. tests/webui/test_new_metric.py sees it on the run page."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from gan_core.evaluations import EVALUATIONS
+from gan_core.reports import CHARTS, METRICS, chart, metric
+from tests.gan_core.own_metric import EVALUATION, SIGNAL, SIGNAL_CHART, own_metrics
+from tests.server.conftest import IMAGE_RUN
+from tests.server.inprocess import InProcessApp, in_process_app
+
+EVALUATED = {"preset": IMAGE_RUN["preset"], "overrides": {
+    **IMAGE_RUN["overrides"], "eval.every": 2, "eval.metrics": ["fid", EVALUATION],
+    "eval.features": "mnist", "eval.n": 100}}
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Iterator[InProcessApp]:
+    with own_metrics(), in_process_app(tmp_path) as app:
+        yield app
+
+
+def test_a_metric_registered_in_one_place_is_everywhere(app: InProcessApp) -> None:
+    schema = app.client.get("/api/config/schema").json()
+    choices = schema["$defs"]["EvalConfig"]["properties"]["metrics"]
+    assert EVALUATION in choices["items"]["enum"] and "Distance between" in choices["description"]
+    registry = app.client.get("/api/registry").json()
+    assert EVALUATION in {e["name"] for e in registry["evaluations"]}
+    charts = {c["name"]: c for c in registry["charts"]}
+    assert charts[f"eval-{EVALUATION}"]["show"] == "evaluation"
+    assert charts[SIGNAL_CHART]["log"] is True
+    metrics = {m["name"]: m for m in registry["metrics"]}
+    assert metrics[SIGNAL]["chart"] == SIGNAL_CHART
+    assert metrics[EVALUATION] | {"chart": f"eval-{EVALUATION}", "direction": "lower",
+                                  "feature_suffix": True} == metrics[EVALUATION]
+
+    run_id = app.create_run(EVALUATED)
+    app.train(run_id)
+    assert app.client.get(f"/api/runs/{run_id}").json()["status"] == "completed"
+    series = app.client.get(f"/api/runs/{run_id}/metrics").json()["series"]
+    assert series[f"{EVALUATION}_mnist"]["step"] == [2, 4]
+    assert all(v >= 0 for v in series[f"{EVALUATION}_mnist"]["value"])
+    assert series["fid_mnist"]["step"] == [2, 4]
+
+
+def test_an_unregistered_metric_is_a_422_naming_the_field_and_the_choices(
+        tmp_path: Path) -> None:
+    with in_process_app(tmp_path) as app:
+        r = app.client.post("/api/runs", json=EVALUATED)
+    assert r.status_code == 422
+    detail = r.json()["detail"][0]
+    assert detail["loc"][-3:] == ["eval", "metrics", 1] and "'fid'" in detail["msg"]
+
+
+def test_the_built_in_metrics_are_declared_with_their_charts() -> None:
+    for entry in METRICS:
+        assert entry.value.chart is None or entry.value.chart in CHARTS, entry.name
+    for entry in EVALUATIONS:
+        assert f"eval-{entry.name}" in CHARTS
+        assert all(value in METRICS for value in entry.value.values)
+    kept = [e.name for e in METRICS if e.value.keeps_best]
+    assert kept == ["fid"]  # the best checkpoint is the best FID's
+
+
+def test_a_metric_needs_a_declared_chart_and_keeps_only_a_lowest_best() -> None:
+    with pytest.raises(ValueError, match="no chart 'nowhere'"):
+        metric("test_lost", "Charted nowhere.", label="lost", chart="nowhere")
+    with pytest.raises(ValueError, match="keeps_best needs direction='lower'"):
+        metric("test_best", "Best when highest.", label="best", direction="higher",
+               keeps_best=True)
+    with pytest.raises(ValueError, match="needs the evaluation it charts"):
+        chart("test-eval", "An evaluation's chart.", title="t", ytitle="t", show="evaluation")
+    assert "test_lost" not in METRICS and "test_best" not in METRICS
+    assert "test-eval" not in CHARTS
