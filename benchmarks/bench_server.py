@@ -175,7 +175,7 @@ def instrument_hub() -> dict[str, list[float]]:
     server passes it through, filled in as the hub's methods run (wrapped here, in the
     benchmark's server process only). Each client's sender "takes" a frame once: ``send``
     holds one entry per frame and client."""
-    from server.hub import Hub, Subscriber
+    from server.runs import Hub, Subscriber
 
     stages: dict[str, list[float]] = {name: [] for name in STAGES}
     emitted: dict[int, float] = {}  # seq -> the worker's emit time

@@ -24,11 +24,9 @@ from server import openapi
 from server.db import Database, migrate
 from server.deps import AppState, require_admin
 from server.errors import Conflict, Invalid, NotFound, allowed_methods, document_errors
-from server.hub import Hub
 from server.images import ImageService, ImageServiceError
 from server.jobs.base import JobBackend, Publish
 from server.jobs.manager import JobManager, default_gpus
-from server.judgments import JudgmentWriter
 from server.routes import (
     animation,
     explore,
@@ -41,9 +39,9 @@ from server.routes import (
     system,
     ws,
 )
-from server.series import SeriesCache
-from server.service import RunService
+from server.runs import Hub, RunService, SeriesCache
 from server.settings import Settings
+from server.studies import JudgmentWriter
 from server.sweeps import SweepService
 
 __all__ = ["create_app"]

@@ -239,7 +239,7 @@ def _progress_bar(table: str, total: int):
 
 def _import(args: argparse.Namespace) -> int:
     from server.db import DatabaseError, migrate, open_database
-    from server.importer import RunImportError, import_run_dir
+    from server.runs import RunImportError, import_run_dir
 
     settings = _settings(args, data_dir=args.data_dir)
     if settings is None:

@@ -10,14 +10,12 @@ from fastapi import Depends, HTTPException, Request, WebSocket, status
 from fastapi import Path as PathParam
 
 from server.db import Database
-from server.hub import Hub
 from server.images import ImageService
 from server.jobs.base import JobBackend
-from server.judgments import JudgmentWriter
+from server.runs import Hub, RunService, SeriesCache
 from server.schemas import MAX_INT, RUN_ID_PATTERN
-from server.series import SeriesCache
-from server.service import RunService
 from server.settings import Settings
+from server.studies import JudgmentWriter
 from server.sweeps import SweepService
 
 TOKEN_HEADER = "x-ganscope-token"

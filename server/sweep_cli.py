@@ -156,7 +156,7 @@ def default_server() -> str:
 
 def format_table(sweep: dict[str, Any]) -> str:
     axes, metric = sweep["axes"], sweep["metric"]
-    from server.sweeps import axis_labels
+    from server.sweeps import axis_labels  # the server's packages, only to print the table
 
     labels = axis_labels(axes)
     header = ["run", "status", *(labels[a] for a in axes), f"final {metric}",

@@ -13,8 +13,8 @@ from fastapi.responses import FileResponse
 from gan_core.status import STATUSES
 from server.deps import AdminDep, RunId, StateDep, StepPath
 from server.errors import answers, content
-from server.history import checkpoint_public, sample_public
 from server.models import CheckpointRow, RunEvent, SampleRow
+from server.runs import checkpoint_public, sample_public
 from server.schemas import MAX_INT, ControlRequest, RunCreate, RunPublic, RunsPublic
 
 router = APIRouter(prefix="/api/runs", tags=["runs"])

@@ -220,7 +220,7 @@ async def submit_judgment(study_id: StudyId, token: Token, body: JudgmentIn,
                           request: Request) -> dict[str, Any]:
     """Store the answer to the next trial (committed before this answers); sending the same
     trial again changes nothing. Practice trials get feedback; main trials only a receipt.
-    Judgments that arrive together share one commit (server/judgments.py)."""
+    Judgments that arrive together share one commit (server/studies/judgments.py)."""
     # get_state called, not StateDep: FastAPI runs a plain-def dependency in the thread pool,
     # a round trip through a worker thread for every judgment (issue 16)
     return await get_state(request).judgments.submit(study_id, token, body.position,

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect
 from starlette.concurrency import run_in_threadpool
 
 from server.deps import AppState, websocket_allowed
-from server.hub import Subscriber
+from server.runs import Subscriber
 from server.schemas import RunPublic
 from server.sockets import CLOSE_NOT_FOUND, CLOSE_POLICY, accept_run_socket, until_first_done
 

@@ -12,7 +12,7 @@ from PIL import Image
 
 from gan_core.presets import preset_config
 from server.db import Database
-from server.importer import import_run_dir
+from server.runs import import_run_dir
 from server.settings import Settings
 from tests.server.conftest import Server
 

@@ -28,8 +28,8 @@ from jsonschema import Draft202012Validator
 
 from server.app import create_app
 from server.errors import Invalid
+from server.runs import RunService
 from server.schemas import RunCreate, SweepCreate
-from server.service import RunService
 from server.settings import Settings
 from server.sweeps import expand_points
 from tests.server.conftest import IMAGE_RUN, TINY, Server, create_run, tiny, wait_status

@@ -19,8 +19,7 @@ from gan_core.events import (
 )
 from gan_core.run_dir import RunDir, write_atomic
 from gan_core.status import RunStatus
-from server.hub import event_to_message
-from server.importer import run_dir_messages
+from server.runs import event_to_message, run_dir_messages
 
 EXAMPLES: list[Event] = [
     RunStarted(step=0, config={}, device="cpu"),

@@ -9,8 +9,7 @@ from collections.abc import Callable
 import pytest
 
 from gan_core.events import Metrics, SampleGrid, StatusChanged
-from server.hub import Frame, Subscriber, event_to_message
-from server.series import decimate
+from server.runs import Frame, Subscriber, decimate, event_to_message
 
 
 def frame(kind: str, seq: int) -> Frame:
@@ -231,8 +230,8 @@ def test_a_frame_goes_out_only_after_its_row_is_committed(tmp_path) -> None:
     from sqlalchemy import select
 
     from server.db import Database, migrate
-    from server.hub import Hub
     from server.models import Run, RunEvent
+    from server.runs import Hub
 
     db = Database(f"sqlite:///{tmp_path / 'hub.db'}")
     migrate(db)
@@ -266,8 +265,8 @@ def test_a_senders_cursor_is_committed_with_its_rows(tmp_path) -> None:
 
     from gan_core.events import Metrics
     from server.db import Database, migrate
-    from server.hub import Hub
     from server.models import Run
+    from server.runs import Hub
 
     db = Database(f"sqlite:///{tmp_path / 'hub.db'}")
     migrate(db)

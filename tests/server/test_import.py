@@ -12,8 +12,8 @@ from gan_core import cli as core_cli
 from gan_core.sinks import read_stats
 from server.cli import main
 from server.db import Database, migrate
-from server.importer import import_run_dir
 from server.models import CheckpointRow, MetricPoint, Run, SampleRow
+from server.runs import import_run_dir
 from tests.server.conftest import Server, create_run, tiny, wait_status
 
 

@@ -12,9 +12,8 @@ from sqlalchemy import func, select
 
 from server.db import Database, migrate
 from server.errors import Conflict, NotFound
-from server.judgments import JudgmentWriter
 from server.models import Judgment, PoolImage, Study, StudyCondition, StudySession
-from server.studies import SessionStart, StudyStore
+from server.studies import JudgmentWriter, SessionStart, StudyStore
 from tests.server.databases import KINDS, database_url
 
 TRIALS = 6  # 2 practice + 4 main

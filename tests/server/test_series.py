@@ -11,7 +11,7 @@ from sqlalchemy import delete, update
 
 from server.db import Database, migrate
 from server.models import MetricPoint, Run
-from server.series import SeriesCache, decimate
+from server.runs import SeriesCache, decimate
 
 RUN = "bbbbbbbbbbbb"
 

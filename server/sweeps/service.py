@@ -33,10 +33,9 @@ from sqlalchemy import select
 from gan_core.status import ACTIVE, RunStatus
 from server.db import Database
 from server.errors import Conflict, Invalid, NotFound
-from server.hub import Hub
 from server.models import MetricPoint, Run, Sweep
+from server.runs import Hub, RunService
 from server.schemas import AxisRange, ControlRequest, RunCreate, SweepCreate
-from server.service import RunService
 from server.settings import Settings
 
 __all__ = ["MedianRule", "SweepService", "expand_points"]

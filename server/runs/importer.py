@@ -21,8 +21,8 @@ from gan_core.run_dir import RunDir
 from gan_core.sinks import read_stats
 from gan_core.status import TERMINAL, RunStatus
 from server.db import Database
-from server.hub import apply_message
 from server.models import Run
+from server.runs.hub import apply_message
 
 __all__ = ["RunImportError", "import_run_dir", "run_dir_messages"]
 

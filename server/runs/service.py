@@ -25,13 +25,13 @@ from gan_core.run_dir import RunDir
 from gan_core.status import ACTIVE, LIVE, RESUMABLE, RunStatus
 from server.db import Database
 from server.errors import Conflict, Invalid, NotFound
-from server.history import build_history
-from server.hub import Hub
 from server.jobs.base import ActiveRun, JobBackend, status_event
 from server.jobs.worker import WorkerSpec
 from server.models import CheckpointRow, MetricPoint, Run
+from server.runs.history import build_history
+from server.runs.hub import Hub
+from server.runs.series import SeriesCache
 from server.schemas import ControlRequest, RunCreate
-from server.series import SeriesCache
 from server.settings import Settings
 
 __all__ = ["RunService"]
@@ -339,7 +339,7 @@ class RunService:
 
     def history(self, run_id: str, cache: SeriesCache, *, after_seq: int | None,
                 max_points: int) -> dict[str, Any] | None:
-        """The run stream's ``history`` message (server/history.py); None for no such run."""
+        """The run stream's ``history`` message (server/runs/history.py); None for no such run."""
         with self.db.read() as session:
             run = session.get(Run, run_id)
             if run is None:

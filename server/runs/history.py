@@ -1,7 +1,7 @@
 """What a client gets before the live stream: a run's stored history, decimated.
 
 A run of 100,000 steps has 10,000 report windows per series; a chart needs a few thousand
-points. The series come from the :class:`~server.series.SeriesCache` (decoded once per run,
+points. The series come from the :class:`~server.runs.series.SeriesCache` (decoded once per run,
 decimated keeping every bucket's extremes); grids, views, checkpoints and events are read here.
 """
 
@@ -14,8 +14,8 @@ from typing import Any
 from sqlalchemy import select
 
 from server.models import CheckpointRow, Run, RunEvent, SampleRow
+from server.runs.series import SeriesCache
 from server.schemas import RunPublic
-from server.series import SeriesCache
 
 __all__ = ["build_history", "checkpoint_public", "sample_public"]
 
