@@ -9,277 +9,109 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Any, Literal, Union, get_args
 
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    ConfigDict,
-    Field,
-    ValidationError,
-    model_validator,
+from pydantic import AfterValidator, ConfigDict, Field, ValidationError, model_validator
+
+from gan_core.data import DATASETS, DataSet
+from gan_core.data.image_data import FOLDER_NEEDS_ROOT, ImageData
+from gan_core.data.registry import on_change
+from gan_core.data.toy import GaussianData, GridData, MoonsData, RingData, SpiralData
+from gan_core.sections import (
+    MISSING,
+    Condition,
+    ConfigError,
+    Rule,
+    StrictModel,
+    above,
+    field_value,
+    is_set,
+    not_multiple_of,
+    not_one_of,
+    one_of,
+    tag_required,
 )
 
 __all__ = [
-    "IMAGE_DATASETS",
     "MISSING",
     "RULES",
-    "TOY_DATASETS",
     "Condition",
     "ConfigError",
     "DCGANModel",
     "DataConfig",
     "EvalConfig",
+    "GaussianData",
+    "GridData",
     "ImageData",
     "LossConfig",
     "MLPModel",
     "ModelConfig",
+    "MoonsData",
     "OptimConfig",
     "OptimizerConfig",
     "RegularizationConfig",
+    "RingData",
     "Rule",
     "RunConfig",
     "ScheduleConfig",
+    "SpiralData",
     "above",
     "apply_overrides",
     "field_value",
     "format_validation_error",
+    "image_datasets",
     "is_set",
     "load_config_file",
+    "mnist_feature_sets",
     "one_of",
     "present",
+    "toy_datasets",
+    "unlabelled_datasets",
     "variant_defaults",
 ]
 
-
-class ConfigError(ValueError):
-    """A config that cannot be used; the message names the field and what to change."""
-
-
-class StrictModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
-
-
-def _tag_required(tag: str) -> ConfigDict:
-    """A variant of a tagged section (data, model): pydantic picks the variant by its tag, so a
-    section that is given must name it (the tag's default serves only where the whole section
-    is left out), and the JSON schema says so."""
-
-    def extra(schema: dict[str, Any]) -> None:
-        schema["required"] = [tag, *(name for name in schema.get("required", []) if name != tag)]
-
-    return ConfigDict(json_schema_extra=extra)
-
-
-# ---------------------------------------------------------------------------------------------
-# Rules between fields: declared once, checked by the models and stated by their JSON schema
-# ---------------------------------------------------------------------------------------------
-
-# the value of a field the config's variant lacks (an MLP's d_norm): it meets no condition
-MISSING: Any = type("Missing", (), {"__repr__": lambda self: "MISSING"})()
-
-
-@dataclass(frozen=True)
-class Condition:
-    """A test of one field's value, written once for Python and once as JSON Schema."""
-
-    test: Callable[[Any], bool]
-    schema: dict[str, Any]
-    # the values that fail the test, stated positively where JSON Schema can (a generator
-    # handles {"maximum": 8} far better than {"not": {"exclusiveMinimum": 8}})
-    fails: dict[str, Any] | None = None
-
-
-def one_of(*values: Any) -> Condition:
-    # equal as JSON Schema's enum compares: true is not 1
-    return Condition(lambda v: any(v == x and isinstance(v, bool) == isinstance(x, bool)
-                                   for x in values), {"enum": list(values)},
-                     {"not": {"enum": list(values)}})
-
-
-def not_one_of(*values: Any) -> Condition:
-    return Condition(lambda v: v is not MISSING and v not in values,
-                     {"not": {"enum": list(values)}})
-
-
-def is_set() -> Condition:
-    """Given (not empty): a number, where the field is optional."""
-    return Condition(lambda v: v is not None and v is not MISSING, {"not": {"type": "null"}},
-                     {"type": "null"})
-
-
-def above(limit: int | float) -> Condition:
-    return Condition(lambda v: isinstance(v, int | float) and v > limit,
-                     {"type": "number", "exclusiveMinimum": limit}, {"maximum": limit})
-
-
-def not_multiple_of(k: int) -> Condition:
-    return Condition(lambda v: isinstance(v, int) and v % k != 0,
-                     {"type": "integer", "not": {"multipleOf": k}}, {"multipleOf": k})
-
-
-@dataclass(frozen=True)
-class Rule:
-    """Values that may not come together: a config where every condition of ``when`` holds
-    (each for its dotted field; a field the chosen variant lacks meets none) is refused with
-    ``message(config)``."""
-
-    when: dict[str, Condition]
-    message: Callable[[Any], str]
-
-    def broken_by(self, config: BaseModel) -> bool:
-        return all(cond.test(field_value(config, path)) for path, cond in self.when.items())
-
-    def under(self, section: str) -> Rule:
-        """The rule of a section's model, with paths from the config's top."""
-        return Rule({f"{section}.{path}": cond for path, cond in self.when.items()}, self.message)
-
-
-def field_value(config: BaseModel, path: str) -> Any:
-    """The value at a dotted field path, MISSING where the config has no such field."""
-    node: Any = config
-    for part in path.split("."):
-        node = getattr(node, part, MISSING) if isinstance(node, BaseModel) else MISSING
-    return node
 
 
 # ---------------------------------------------------------------------------------------------
 # Data
 # ---------------------------------------------------------------------------------------------
 
-
-class RingData(StrictModel):
-    """Gaussians evenly spaced on a circle (PacGAN: 8 modes, radius 1, sigma 0.01)."""
-
-    model_config = _tag_required("name")
-    name: Literal["ring"] = "ring"
-    n_modes: int = Field(8, ge=2, le=64, description="Number of Gaussians on the circle.")
-    radius: float = Field(1.0, gt=0, le=100, description="Radius of the circle.")
-    sigma: float = Field(0.01, gt=0, le=10, description="Standard deviation of each Gaussian.")
+# The data sets are gan_core.data's registry: each brings its section of the config (a model
+# tagged by `name`), its kind, shape, classes and the feature spaces that fit it. The names
+# below are read from it when asked, so a set registered later is among them, and the `data`
+# union and the rules are made anew whenever one is added (_refresh_data).
 
 
-class GridData(StrictModel):
-    """A square grid of Gaussians (PacGAN: 5x5 at {-4,-2,0,2,4}^2, sigma 0.05)."""
-
-    model_config = _tag_required("name")
-    name: Literal["grid"] = "grid"
-    side: int = Field(5, ge=2, le=10, description="Gaussians per side of the grid.")
-    spacing: float = Field(2.0, gt=0, le=100, description="Distance between neighbouring modes.")
-    sigma: float = Field(0.05, gt=0, le=10, description="Standard deviation of each Gaussian.")
+def _data_names(keep: Callable[[DataSet], bool]) -> tuple[str, ...]:
+    return tuple(entry.name for entry in DATASETS if keep(entry.value))
 
 
-class SpiralData(StrictModel):
-    """Points along an Archimedean spiral with Gaussian noise."""
-
-    model_config = _tag_required("name")
-    name: Literal["spiral"] = "spiral"
-    turns: float = Field(1.5, gt=0, le=10, description="Number of turns of the spiral.")
-    radius: float = Field(2.0, gt=0, le=100, description="Radius at the end of the spiral.")
-    noise: float = Field(0.05, ge=0, le=10, description="Standard deviation of added noise.")
+def toy_datasets() -> tuple[str, ...]:
+    """The 2D data sets."""
+    return _data_names(lambda d: d.kind == "toy")
 
 
-class MoonsData(StrictModel):
-    """Two interleaving half circles (as scikit-learn's make_moons)."""
-
-    model_config = _tag_required("name")
-    name: Literal["moons"] = "moons"
-    noise: float = Field(0.05, ge=0, le=10, description="Standard deviation of added noise.")
+def image_datasets() -> tuple[str, ...]:
+    return _data_names(lambda d: d.kind == "image")
 
 
-class GaussianData(StrictModel):
-    """A single isotropic Gaussian."""
-
-    model_config = _tag_required("name")
-    name: Literal["gaussian"] = "gaussian"
-    mean: tuple[float, float] = Field((0.0, 0.0), description="Centre (x, y).")
-    sigma: float = Field(1.0, gt=0, le=100, description="Standard deviation.")
+def unlabelled_datasets() -> tuple[str, ...]:
+    """The image sets without classes (a conditional model needs them)."""
+    return _data_names(lambda d: d.kind == "image" and d.labels is None)
 
 
-TOY_DATASETS = ("ring", "grid", "spiral", "moons", "gaussian")
-IMAGE_DATASETS = (
-    "mnist5k",
-    "digits",
-    "mnist",
-    "fashion_mnist",
-    "cifar10",
-    "celeba",
-    "image_folder",
-)
-# Native (channels, size) of each image set; image_folder is whatever the user asks for.
-NATIVE_IMAGE_SHAPE: dict[str, tuple[int, int]] = {
-    "mnist5k": (1, 28),
-    "digits": (1, 8),
-    "mnist": (1, 28),
-    "fashion_mnist": (1, 28),
-    "cifar10": (3, 32),
-    "celeba": (3, 64),
-    "image_folder": (3, 64),
-}
+def mnist_feature_sets() -> tuple[str, ...]:
+    """The sets the MNIST domain features fit (gray digits)."""
+    return _data_names(lambda d: "mnist" in d.features)
 
 
-class ImageData(StrictModel):
-    """An image data set, resized/cropped to ``image_size`` and normalized to [-1, 1]."""
-
-    model_config = _tag_required("name")
-    name: Literal[
-        "mnist5k", "digits", "mnist", "fashion_mnist", "cifar10", "celeba", "image_folder"
-    ] = Field(
-        description=(
-            "mnist5k and digits ship with installed packages and work offline; the others read "
-            "files under `root` (or download them when `download` is true and there is internet)."
-        )
-    )
-    root: str | None = Field(
-        None,
-        description=(
-            "Folder holding the data set's files (required for image_folder). Default: "
-            "$GANSCOPE_DATA_DIR/datasets, else ~/.cache/ganscope/datasets."
-        ),
-    )
-    image_size: Literal[28, 32, 64] | None = Field(
-        None,
-        description="Side of the square images the model sees. Default: the set's own size "
-        "(28 for MNIST-like sets, 32 for CIFAR-10 and digits, 64 for CelebA and folders).",
-    )
-    channels: Literal[1, 3] | None = Field(
-        None, description="1 (gray) or 3 (RGB). Default: the set's own channels."
-    )
-    download: bool = Field(
-        False, description="Download the files when they are missing (needs internet)."
-    )
-    limit: int | None = Field(
-        None, ge=1, le=10_000_000, description="Use only the first N images (quick runs)."
-    )
-
-    @property
-    def resolved_channels(self) -> int:
-        return self.channels or NATIVE_IMAGE_SHAPE[self.name][0]
-
-    @property
-    def resolved_size(self) -> int:
-        if self.image_size is not None:
-            return self.image_size
-        native = NATIVE_IMAGE_SHAPE[self.name][1]
-        return native if native in (28, 32, 64) else 32
-
-    @model_validator(mode="after")
-    def _folder_needs_root(self) -> ImageData:
-        if FOLDER_NEEDS_ROOT.broken_by(self):
-            raise ValueError(FOLDER_NEEDS_ROOT.message(self))
-        return self
+def _data_sections() -> Any:
+    """Union[every registered data set's section], each section once, in registry order."""
+    return Union[tuple(dict.fromkeys(entry.value.config for entry in DATASETS))]  # noqa: UP007
 
 
-FOLDER_NEEDS_ROOT = Rule(
-    {"name": one_of("image_folder"), "root": one_of(None, "")},
-    lambda data: "data.root: image_folder needs the folder of images in `root`")
-
-
-DataConfig = Annotated[
-    RingData | GridData | SpiralData | MoonsData | GaussianData | ImageData,
-    Field(discriminator="name"),
-]
+DataConfig = Annotated[_data_sections(), Field(discriminator="name")]
 
 # ---------------------------------------------------------------------------------------------
 # Models
@@ -293,7 +125,7 @@ MAX_PACK = 8  # PacGAN's largest pack (the rules enumerate the pack sizes)
 class MLPModel(StrictModel):
     """Fully connected G and D for 2D toy data."""
 
-    model_config = _tag_required("arch")
+    model_config = tag_required("arch")
     arch: Literal["mlp"] = "mlp"
     z_dim: int = Field(2, ge=1, le=1024, description="Size of the latent vector z.")
     z_distribution: ZDistribution = Field(
@@ -314,7 +146,7 @@ class MLPModel(StrictModel):
 class DCGANModel(StrictModel):
     """DCGAN G and D (Radford et al. 2015) for 28, 32 or 64 px images."""
 
-    model_config = _tag_required("arch")
+    model_config = tag_required("arch")
     arch: Literal["dcgan"] = "dcgan"
     z_dim: int = Field(100, ge=1, le=1024, description="Size of the latent vector z.")
     z_distribution: ZDistribution = Field(
@@ -488,8 +320,6 @@ class ScheduleConfig(StrictModel):
         "the device (else its foreach ones).")
 
 
-# data sets the MNIST domain features were trained for (gray digits)
-MNIST_FEATURE_SETS = ("mnist5k", "mnist", "digits")
 
 
 class EvalConfig(StrictModel):
@@ -523,43 +353,52 @@ class EvalConfig(StrictModel):
     )
 
 
-# What RunConfig refuses, in the order it checks; each rule's message names the field to change.
-CONSISTENCY_RULES: tuple[Rule, ...] = (
-    Rule({"data.name": one_of(*TOY_DATASETS), "model.arch": not_one_of("mlp")},
-         lambda c: f"model.arch: 2D data {c.data.name!r} needs the 'mlp' model, not "
-                   f"{c.model.arch!r}"),
-    Rule({"data.name": one_of(*IMAGE_DATASETS), "model.arch": one_of("mlp")},
-         lambda c: f"model.arch: image data {c.data.name!r} needs the 'dcgan' model, not 'mlp'"),
-    Rule({"regularization.gradient_penalty": is_set(), "model.d_norm": one_of("batch")},
-         lambda c: "model.d_norm: the gradient penalty must not be used with batch norm in the "
-                   "critic; set model.d_norm to 'layer', 'instance' or 'none'"),
-    Rule({"model.conditional": one_of(True), "data.name": one_of("celeba", "image_folder")},
-         lambda c: f"model.conditional: data set {c.data.name!r} has no class labels; set "
-                   "model.conditional to false"),
-    Rule({"eval.every": is_set(), "data.name": one_of(*TOY_DATASETS)},
-         lambda c: "eval.every: FID and the other image metrics need image data; 2D runs report "
-                   "modes_captured and w1_exact already (leave eval.every empty)"),
-    Rule({"eval.every": is_set(), "eval.features": one_of("mnist"),
-          "data.name": not_one_of(*MNIST_FEATURE_SETS)},
-         lambda c: f"eval.features: the MNIST features fit only {MNIST_FEATURE_SETS}, not "
-                   f"{c.data.name!r}; use 'inception'"),
-    # one rule per pack size: JSON Schema's multipleOf takes a number, not another field
-    *(Rule({"model.pack": one_of(k), "train.batch_size": not_multiple_of(k)},
-           lambda c: f"train.batch_size: {c.train.batch_size} is not a multiple of model.pack "
-                     f"({c.model.pack}): D judges packs of {c.model.pack} samples; use e.g. "
-                     f"{c.model.pack * max(1, c.train.batch_size // c.model.pack)}")
-      for k in range(2, MAX_PACK + 1)),
-    Rule({"model.pack": above(1), "model.conditional": one_of(True)},
-         lambda c: "model.pack: packing is for unconditional models (a pack would mix classes); "
-                   "set model.pack to 1 or model.conditional to false"),
-    Rule({"train.channels_last": one_of(True), "data.name": one_of(*TOY_DATASETS)},
-         lambda c: "train.channels_last: the NHWC layout is for image models (DCGAN); a 2D run "
-                   "has no channels, leave it false"),
-    Rule({"regularization.weight_clip": is_set(), "regularization.gradient_penalty": is_set()},
-         lambda c: "regularization: use either weight_clip or gradient_penalty, not both"),
-)
-# every rule between a config's fields, with paths from the config's top (the schema states them)
-RULES: tuple[Rule, ...] = (FOLDER_NEEDS_ROOT.under("data"), *CONSISTENCY_RULES)
+def _consistency_rules() -> list[Rule]:
+    """What RunConfig refuses, in the order it checks; each rule's message names the field to
+    change. The data sets' names are those registered when it is called."""
+    return [
+        Rule({"data.name": one_of(*toy_datasets()), "model.arch": not_one_of("mlp")},
+             lambda c: f"model.arch: 2D data {c.data.name!r} needs the 'mlp' model, not "
+                       f"{c.model.arch!r}"),
+        Rule({"data.name": one_of(*image_datasets()), "model.arch": one_of("mlp")},
+             lambda c: f"model.arch: image data {c.data.name!r} needs the 'dcgan' model, not "
+                       "'mlp'"),
+        Rule({"regularization.gradient_penalty": is_set(), "model.d_norm": one_of("batch")},
+             lambda c: "model.d_norm: the gradient penalty must not be used with batch norm in "
+                       "the critic; set model.d_norm to 'layer', 'instance' or 'none'"),
+        Rule({"model.conditional": one_of(True), "data.name": one_of(*unlabelled_datasets())},
+             lambda c: f"model.conditional: data set {c.data.name!r} has no class labels; set "
+                       "model.conditional to false"),
+        Rule({"eval.every": is_set(), "data.name": one_of(*toy_datasets())},
+             lambda c: "eval.every: FID and the other image metrics need image data; 2D runs "
+                       "report modes_captured and w1_exact already (leave eval.every empty)"),
+        Rule({"eval.every": is_set(), "eval.features": one_of("mnist"),
+              "data.name": not_one_of(*mnist_feature_sets())},
+             lambda c: f"eval.features: the MNIST features fit only {mnist_feature_sets()}, "
+                       f"not {c.data.name!r}; use 'inception'"),
+        # one rule per pack size: JSON Schema's multipleOf takes a number, not another field
+        *(Rule({"model.pack": one_of(k), "train.batch_size": not_multiple_of(k)},
+               lambda c: f"train.batch_size: {c.train.batch_size} is not a multiple of "
+                         f"model.pack ({c.model.pack}): D judges packs of {c.model.pack} "
+                         f"samples; use e.g. "
+                         f"{c.model.pack * max(1, c.train.batch_size // c.model.pack)}")
+          for k in range(2, MAX_PACK + 1)),
+        Rule({"model.pack": above(1), "model.conditional": one_of(True)},
+             lambda c: "model.pack: packing is for unconditional models (a pack would mix "
+                       "classes); set model.pack to 1 or model.conditional to false"),
+        Rule({"train.channels_last": one_of(True), "data.name": one_of(*toy_datasets())},
+             lambda c: "train.channels_last: the NHWC layout is for image models (DCGAN); a 2D "
+                       "run has no channels, leave it false"),
+        Rule({"regularization.weight_clip": is_set(),
+              "regularization.gradient_penalty": is_set()},
+             lambda c: "regularization: use either weight_clip or gradient_penalty, not both"),
+    ]
+
+
+CONSISTENCY_RULES: list[Rule] = _consistency_rules()
+# every rule between a config's fields, with paths from the config's top (the schema states
+# them); both lists are updated in place when a data set is registered
+RULES: list[Rule] = [FOLDER_NEEDS_ROOT.under("data"), *CONSISTENCY_RULES]
 
 
 def _state_the_rules(schema: dict[str, Any]) -> None:
@@ -589,7 +428,7 @@ class RunConfig(StrictModel):
 
     @property
     def is_toy(self) -> bool:
-        return self.data.name in TOY_DATASETS
+        return self.data.name in toy_datasets()
 
     @model_validator(mode="after")
     def _consistent(self) -> RunConfig:
@@ -622,6 +461,17 @@ class RunConfig(StrictModel):
 #
 # A rule names fields by their dotted paths, but a config may leave a field out, and then its
 # value is its default, or (in a data or model section given with another tag) that variant's.
+
+
+def _refresh_data() -> None:
+    """A data set was added or taken out: the rules and RunConfig's ``data`` union follow."""
+    CONSISTENCY_RULES[:] = _consistency_rules()
+    RULES[:] = [FOLDER_NEEDS_ROOT.under("data"), *CONSISTENCY_RULES]
+    RunConfig.model_fields["data"].annotation = _data_sections()
+    RunConfig.model_rebuild(force=True)
+
+
+on_change(_refresh_data)
 
 
 def present(keys: tuple[str, ...], schema: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -711,8 +561,7 @@ def format_validation_error(exc: ValidationError) -> str:
 
 def _is_union_tag(part: object) -> bool:
     # pydantic puts the discriminator value (e.g. 'ring') into the error location
-    return isinstance(part, str) and (part in TOY_DATASETS or part in IMAGE_DATASETS
-                                      or part in ("mlp", "dcgan"))
+    return isinstance(part, str) and (part in DATASETS or part in ("mlp", "dcgan"))
 
 
 def load_config_file(path: str | Path) -> dict[str, Any]:

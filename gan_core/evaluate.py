@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from gan_core.config import MNIST_FEATURE_SETS, ImageData
+from gan_core.config import ImageData, mnist_feature_sets
 from gan_core.data import DataSource, build_data
 from gan_core.data.convert import to_uint8
 from gan_core.evaluations import EVALUATIONS
@@ -58,8 +58,8 @@ def parse_metrics(text: str | Sequence[str]) -> tuple[str, ...]:
 
 
 def check_features_fit(features: str, data_name: str) -> None:
-    if features == "mnist" and data_name not in MNIST_FEATURE_SETS:
-        raise ValueError(f"the MNIST features fit only {', '.join(MNIST_FEATURE_SETS)}, not "
+    if features == "mnist" and data_name not in mnist_feature_sets():
+        raise ValueError(f"the MNIST features fit only {', '.join(mnist_feature_sets())}, not "
                          f"{data_name!r}; use --features inception")
 
 

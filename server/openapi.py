@@ -31,7 +31,6 @@ from typing import Any
 from fastapi import FastAPI
 
 from gan_core.config import (
-    IMAGE_DATASETS,
     MISSING,
     RULES,
     Condition,
@@ -39,6 +38,7 @@ from gan_core.config import (
     RunConfig,
     above,
     field_value,
+    image_datasets,
     one_of,
     present,
     variant_defaults,
@@ -190,7 +190,7 @@ class Start:
 
 
 def starts() -> list[Start]:
-    image = RunConfig.model_validate({"data": {"name": IMAGE_DATASETS[0]},
+    image = RunConfig.model_validate({"data": {"name": image_datasets()[0]},
                                       "model": {"arch": "dcgan"}})
     return [*(Start(name, RunConfig.model_validate({**preset_dict(name), "name": name}))
               for name in sorted(PRESETS.names())),
@@ -208,7 +208,7 @@ def limit_rules(settings: Settings, gpus: int | None) -> list[When]:
     too_big = [size for size in (28, 32, 64) if size > settings.max_image_size]
     if too_big:
         rules.append({"data.image_size": one_of(*too_big)})
-        native = [name for name in IMAGE_DATASETS
+        native = [name for name in image_datasets()
                   if ImageData.model_construct(name=name).resolved_size > settings.max_image_size]
         rules.append({"data.image_size": one_of(None), "data.name": one_of(*native)})
     return rules

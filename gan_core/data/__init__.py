@@ -5,6 +5,8 @@
 """
 
 from gan_core.data.datasets import DATASETS, build_data
+from gan_core.data.registry import DataSet, dataset, forget_dataset
 from gan_core.data.source import DataInfo, DataNotFoundError, DataSource
 
-__all__ = ["DATASETS", "DataInfo", "DataNotFoundError", "DataSource", "build_data"]
+__all__ = ["DATASETS", "DataInfo", "DataNotFoundError", "DataSet", "DataSource", "build_data",
+           "dataset", "forget_dataset"]

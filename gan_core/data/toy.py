@@ -5,11 +5,13 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from functools import partial
+from typing import Literal
 
 import torch
+from pydantic import Field
 from torch import Tensor
 
-from gan_core.config import GaussianData, GridData, MoonsData, RingData, SpiralData
+from gan_core.data.registry import dataset
 from gan_core.data.source import (
     Batch,
     DataInfo,
@@ -18,12 +20,61 @@ from gan_core.data.source import (
     check_batch_size,
     stream_generator,
 )
+from gan_core.sections import StrictModel, tag_required
 
-__all__ = ["ToySource", "build_gaussian", "build_grid", "build_moons", "build_ring", "build_spiral"]
+__all__ = ["GaussianData", "GridData", "MoonsData", "RingData", "SpiralData", "ToySource",
+           "build_gaussian", "build_grid", "build_moons", "build_ring", "build_spiral"]
 
 Draw = Callable[[int, torch.Generator], Batch]
 # Half-widths reach this many sigmas past the outermost mode: a point beyond it has p < 1e-4.
 _TAIL_SIGMAS = 4.0
+
+
+class RingData(StrictModel):
+    """Gaussians evenly spaced on a circle (PacGAN: 8 modes, radius 1, sigma 0.01)."""
+
+    model_config = tag_required("name")
+    name: Literal["ring"] = "ring"
+    n_modes: int = Field(8, ge=2, le=64, description="Number of Gaussians on the circle.")
+    radius: float = Field(1.0, gt=0, le=100, description="Radius of the circle.")
+    sigma: float = Field(0.01, gt=0, le=10, description="Standard deviation of each Gaussian.")
+
+
+class GridData(StrictModel):
+    """A square grid of Gaussians (PacGAN: 5x5 at {-4,-2,0,2,4}^2, sigma 0.05)."""
+
+    model_config = tag_required("name")
+    name: Literal["grid"] = "grid"
+    side: int = Field(5, ge=2, le=10, description="Gaussians per side of the grid.")
+    spacing: float = Field(2.0, gt=0, le=100, description="Distance between neighbouring modes.")
+    sigma: float = Field(0.05, gt=0, le=10, description="Standard deviation of each Gaussian.")
+
+
+class SpiralData(StrictModel):
+    """Points along an Archimedean spiral with Gaussian noise."""
+
+    model_config = tag_required("name")
+    name: Literal["spiral"] = "spiral"
+    turns: float = Field(1.5, gt=0, le=10, description="Number of turns of the spiral.")
+    radius: float = Field(2.0, gt=0, le=100, description="Radius at the end of the spiral.")
+    noise: float = Field(0.05, ge=0, le=10, description="Standard deviation of added noise.")
+
+
+class MoonsData(StrictModel):
+    """Two interleaving half circles (as scikit-learn's make_moons)."""
+
+    model_config = tag_required("name")
+    name: Literal["moons"] = "moons"
+    noise: float = Field(0.05, ge=0, le=10, description="Standard deviation of added noise.")
+
+
+class GaussianData(StrictModel):
+    """A single isotropic Gaussian."""
+
+    model_config = tag_required("name")
+    name: Literal["gaussian"] = "gaussian"
+    mean: tuple[float, float] = Field((0.0, 0.0), description="Centre (x, y).")
+    sigma: float = Field(1.0, gt=0, le=100, description="Standard deviation.")
 
 
 class ToySource(DataSource):
@@ -145,3 +196,15 @@ def build_moons(cfg: MoonsData, seed: int) -> ToySource:
         extent=_padded_extent(-1.5 - pad, 1.5 + pad, -0.75 - pad, 0.75 + pad),
     )
     return ToySource(info, partial(_draw_moons, cfg.noise), seed)
+
+
+dataset("ring", "2D: Gaussians evenly spaced on a circle (PacGAN 8 modes).", config=RingData,
+        build=build_ring, kind="toy", shape=(2,))
+dataset("grid", "2D: a square grid of Gaussians (PacGAN 5x5).", config=GridData,
+        build=build_grid, kind="toy", shape=(2,))
+dataset("spiral", "2D: points along an Archimedean spiral, with noise.", config=SpiralData,
+        build=build_spiral, kind="toy", shape=(2,))
+dataset("moons", "2D: two interleaving half circles, with noise.", config=MoonsData,
+        build=build_moons, kind="toy", shape=(2,))
+dataset("gaussian", "2D: a single isotropic Gaussian.", config=GaussianData,
+        build=build_gaussian, kind="toy", shape=(2,))

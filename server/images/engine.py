@@ -330,7 +330,7 @@ class ImageEngine:
         (the run's own D), ``pixel``; ``auto``: mnist where it fits, else critic."""
         import torch
 
-        from gan_core.config import MNIST_FEATURE_SETS
+        from gan_core.config import mnist_feature_sets
         from gan_core.evaluate import check_features_fit, generated_features
         from gan_core.generate import to_uint8
         from gan_core.metrics.support import closest_pairs
@@ -344,7 +344,7 @@ class ImageEngine:
         data_name = g.config.data.name
         space = features
         if space == "auto":
-            space = "mnist" if data_name in MNIST_FEATURE_SETS else "critic"
+            space = "mnist" if data_name in mnist_feature_sets() else "critic"
         if space == "mnist":
             check_features_fit("mnist", data_name)
         z = g.sample_z(s, seed)  # (s, z_dim)

@@ -37,10 +37,11 @@ def config_schema() -> dict[str, Any]:
 
 @router.get("/registry")
 def registry() -> dict[str, Any]:
-    """Data sets, models, losses, evaluation metrics and presets, with their descriptions; the
-    run page's charts and every reported metric (label, direction, chart); and the run
-    statuses, each with its sets and the actions it allows."""
-    from gan_core.config import TOY_DATASETS, DCGANModel, MLPModel
+    """Data sets (each with its kind, shape, classes and feature spaces), models, losses,
+    evaluation metrics and presets, with their descriptions; the run page's charts and every
+    reported metric (label, direction, chart); and the run statuses, each with its sets and
+    the actions it allows."""
+    from gan_core.config import DCGANModel, MLPModel
     from gan_core.data import DATASETS
     from gan_core.evaluations import EVALUATIONS
     from gan_core.losses import LOSSES
@@ -50,8 +51,7 @@ def registry() -> dict[str, Any]:
     from gan_core.status import describe_statuses
 
     return {
-        "datasets": [{**entry, "kind": "toy" if entry["name"] in TOY_DATASETS else "image"}
-                     for entry in DATASETS.describe()],
+        "datasets": DATASETS.describe(),
         "models": [{"name": "mlp", "description": MLPModel.__doc__ or ""},
                    {"name": "dcgan", "description": DCGANModel.__doc__ or ""}],
         "losses": LOSSES.describe(),

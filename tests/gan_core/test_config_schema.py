@@ -8,7 +8,7 @@ import pytest
 from jsonschema import Draft202012Validator
 from pydantic import ValidationError
 
-from gan_core.config import IMAGE_DATASETS, MAX_PACK, TOY_DATASETS, RunConfig
+from gan_core.config import MAX_PACK, RunConfig, image_datasets, toy_datasets
 from gan_core.presets import preset_dict
 
 SCHEMA = Draft202012Validator(RunConfig.model_json_schema())
@@ -96,7 +96,7 @@ def test_the_schema_refuses_what_the_config_refuses(what: str, config: dict,
 
 def random_config(rng: random.Random) -> dict:
     """A partial config that sets some of the fields the rules read, from small domains."""
-    data_name = rng.choice(TOY_DATASETS + IMAGE_DATASETS)
+    data_name = rng.choice(toy_datasets() + image_datasets())
     arch = rng.choice(["mlp", "dcgan"])
     config: dict = {}
     if rng.random() < 0.8:

@@ -243,6 +243,12 @@ export function dOutput(lossName) {
   return loss ? loss.d_output : null;
 }
 
+// A data set as the registry declares it (gan_core/data/registry.py): {name, description, kind
+// ("toy" or "image"), shape, labels, features}; null for a set this server does not know.
+export function dataSet(name) {
+  return REGISTRY.datasets.find((d) => d.name === name) || null;
+}
+
 // Every metric a run reports, as gan_core/reports.py declares it: name -> {label, title,
 // chart, direction, smooth, axis, health, feature_suffix, keeps_best}.
 export const METRICS = new Map(REGISTRY.metrics.map((m) => [m.name, m]));

@@ -2,7 +2,7 @@
 // component below reads the same stream.
 
 import {
-  api, el, fmtNumber, hideBanner, setConnection, setStatusBadge, showBanner, statusRules, Stream,
+  api, dataSet, el, fmtNumber, hideBanner, setConnection, setStatusBadge, showBanner, statusRules, Stream,
 } from "./api.js";
 import { HealthPanel } from "./health.js";
 import { Playground } from "./playground.js";
@@ -239,7 +239,8 @@ class RunPage {
   build(run) {
     this.started = true;
     this.config = run.config || {};
-    const isToy = this.config.model && this.config.model.arch === "mlp";
+    const data = this.config.data && dataSet(this.config.data.name);
+    const isToy = data ? data.kind === "toy" : this.config.model && this.config.model.arch === "mlp";
     this.isToy = isToy;
     const reg = this.config.regularization || {};
     root.replaceChildren();
