@@ -1,6 +1,7 @@
 """Adding a loss touches gan_core/losses.py alone: a loss registered here, in the test, is in the
 config's schema, the registry's answer (with what D's output means, which the run page's charts
-and health checks read), the API's validation, and trains like the built-in ones."""
+and health checks read), the API's validation, and trains like the built-in ones.
+tests/webui/test_new_loss.py sees it on the run page."""
 
 from __future__ import annotations
 
@@ -8,34 +9,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import torch.nn.functional as F
-from torch import Tensor
 
-from gan_core.config import LossConfig, RunConfig
-from gan_core.losses import LOSSES, AdversarialLoss
+from gan_core.config import RunConfig
+from tests.gan_core.own_loss import NAME, own_loss
 from tests.server.conftest import tiny
 from tests.server.inprocess import InProcessApp, in_process_app
-
-NAME = "test-squared-hinge"
 
 
 @pytest.fixture
 def squared_hinge() -> Iterator[str]:
-    @LOSSES.register(NAME, "Squared hinge (a test's own loss).", d_output="margin")
-    class SquaredHinge(AdversarialLoss):
-        def __init__(self, cfg: LossConfig) -> None:
-            pass
-
-        def d_loss(self, real_out: Tensor, fake_out: Tensor) -> Tensor:
-            return (F.relu(1 - real_out) ** 2).mean() + (F.relu(1 + fake_out) ** 2).mean()
-
-        def g_loss(self, fake_out: Tensor) -> Tensor:
-            return -fake_out.mean()
-
-    try:
-        yield NAME
-    finally:
-        LOSSES.remove(NAME)
+    with own_loss() as name:
+        yield name
 
 
 @pytest.fixture

@@ -1,0 +1,44 @@
+"""The run page reads what a loss declares: a loss registered in this test
+(tests/gan_core/own_loss.py, D's output a margin) gets the margin's health check and the plain
+D-output axis, with no change to the web UI. The app is served from this process, so that it
+sees the loss."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from gan_core.events import Metrics
+from tests.gan_core.own_loss import NAME, own_loss
+from tests.server.conftest import tiny
+from tests.webui.served import ServedApp, served_app
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedApp]:
+    with own_loss(), served_app(tmp_path_factory.mktemp("served")) as app:
+        yield app
+
+
+def test_a_registered_loss_gets_its_checks_and_axes(browser: Any, served: ServedApp) -> None:
+    run_id = served.create_run(tiny(**{"loss.name": NAME}))
+    # D past its margin on both sides with next to no loss: what the margin check alarms on
+    served.play(run_id, *(Metrics(step=10 * i, values={
+        "loss_d": 0.001, "loss_g": 2.0, "d_real": 2.0, "d_fake": -2.0, "grad_norm_g": 1.0})
+        for i in range(1, 8)))
+    context = browser.new_context(base_url=served.url, viewport={"width": 1400, "height": 900})
+    try:
+        page = context.new_page()
+        page.set_default_timeout(20_000)
+        page.goto(f"/runs/{run_id}")
+        check = page.locator("#health-dwins")
+        page.wait_for_function("() => document.querySelector('#health-dwins')?.dataset.status "
+                               "=== 'alarm'")
+        assert "hinge loss 0.001" in check.locator(".finding").inner_text()
+        page.locator("#chart-d-outputs .scatterlayer .trace").first.wait_for(state="attached")
+        axis = page.evaluate("document.getElementById('chart-d-outputs').layout.yaxis.title.text")
+        assert axis == "mean output"  # not a logit: no sigmoid on this axis
+    finally:
+        context.close()
