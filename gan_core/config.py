@@ -111,6 +111,8 @@ def _data_sections() -> Any:
     return Union[tuple(dict.fromkeys(entry.value.config for entry in DATASETS))]  # noqa: UP007
 
 
+# the union as registered when this module was imported (for annotations); RunConfig's `data`
+# field follows every registration (_refresh_data)
 DataConfig = Annotated[_data_sections(), Field(discriminator="name")]
 
 # ---------------------------------------------------------------------------------------------
@@ -320,8 +322,6 @@ class ScheduleConfig(StrictModel):
         "the device (else its foreach ones).")
 
 
-
-
 class EvalConfig(StrictModel):
     """Periodic evaluation of G during training (off unless ``every`` is set)."""
 
@@ -457,12 +457,6 @@ class RunConfig(StrictModel):
             raise ConfigError(format_validation_error(exc)) from None
 
 
-# -- the rules as JSON Schema ---------------------------------------------------------------
-#
-# A rule names fields by their dotted paths, but a config may leave a field out, and then its
-# value is its default, or (in a data or model section given with another tag) that variant's.
-
-
 def _refresh_data() -> None:
     """A data set was added or taken out: the rules and RunConfig's ``data`` union follow."""
     CONSISTENCY_RULES[:] = _consistency_rules()
@@ -472,6 +466,12 @@ def _refresh_data() -> None:
 
 
 on_change(_refresh_data)
+
+
+# -- the rules as JSON Schema ---------------------------------------------------------------
+#
+# A rule names fields by their dotted paths, but a config may leave a field out, and then its
+# value is its default, or (in a data or model section given with another tag) that variant's.
 
 
 def present(keys: tuple[str, ...], schema: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -28,6 +28,7 @@ from gan_core.data.convert import to_uint8
 from gan_core.evaluations import EVALUATIONS
 from gan_core.metrics.cache import cache_key, load_or_compute
 from gan_core.metrics.features import FeatureExtractor, Features, build_extractor
+from gan_core.reports import METRICS, value_name
 
 __all__ = [
     "EvalReport",
@@ -35,6 +36,7 @@ __all__ = [
     "default_report_path",
     "evaluate_checkpoint",
     "generated_features",
+    "needs_logits",
     "parse_metrics",
     "real_features",
     "resolve_checkpoint",
@@ -131,15 +133,18 @@ def compute_metrics(
     metrics: Sequence[str],
     suffix: str = "",
 ) -> dict[str, float]:
-    """The named ``metrics`` of ``fake`` against ``real``, each value named with the feature
-    space's ``suffix``: after the metric's name where the value starts with it (``kid_std`` ->
-    ``kid_mnist_std``), else at the end (``precision`` -> ``precision_mnist``)."""
+    """The named ``metrics`` of ``fake`` against ``real``, each value under its name in the
+    feature space with ``suffix`` (gan_core.reports.value_name: ``kid_std`` ->
+    ``kid_mnist_std``)."""
     out: dict[str, float] = {}
     for name in metrics:
-        for value, number in EVALUATIONS.get(name).compute(real, fake).items():
-            named = (f"{name}{suffix}{value[len(name):]}" if value.startswith(name)
-                     else f"{value}{suffix}")
-            out[named] = number
+        evaluation = EVALUATIONS.get(name)
+        values = evaluation.compute(real, fake)
+        undeclared = set(values) - set(evaluation.values)
+        if undeclared:
+            raise ValueError(f"evaluation {name!r} computed {sorted(undeclared)}, which it did not "
+                             "declare")
+        out.update({value_name(value, suffix): number for value, number in values.items()})
     return out
 
 
@@ -272,8 +277,5 @@ class PeriodicEvaluator:
 
     def kept_best(self, values: dict[str, float]) -> float | None:
         """Of ``values``, the one whose best is the run's best checkpoint (FID), if there."""
-        from gan_core.reports import METRICS
-
-        suffix = self.extractor.suffix
-        return next((values[f"{e.name}{suffix}"] for e in METRICS
-                     if e.value.keeps_best and f"{e.name}{suffix}" in values), None)
+        names = [value_name(e.name, self.extractor.suffix) for e in METRICS if e.value.keeps_best]
+        return next((values[name] for name in names if name in values), None)

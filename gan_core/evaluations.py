@@ -11,16 +11,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from typing import Any
 
-from gan_core.metrics.features import Features
+from gan_core.metrics.features import EXTRACTORS, Features
 from gan_core.metrics.fid import fid_features_to_statistics, fid_statistics_to_metric
 from gan_core.metrics.inception_score import inception_score_from_logits
 from gan_core.metrics.kid import kid_features_to_metric
 from gan_core.metrics.prdc import DC_K, PR_K, manifold, prdc
 from gan_core.registry import Registry
-from gan_core.reports import CHARTS, METRICS, chart, metric
+from gan_core.reports import CHARTS, METRICS, Metric, chart, metric, value_name
 
-__all__ = ["EVALUATIONS", "Evaluation", "evaluation", "forget_evaluation"]
+__all__ = ["EVALUATIONS", "Evaluation", "describe_metrics", "evaluation", "forget_evaluation",
+           "metric_of"]
 
 KID_SUBSETS = 100
 KID_SUBSET_SIZE = 1000
@@ -45,16 +47,38 @@ def evaluation(name: str, description: str, *, compute: Compute, title: str, yti
     (name -> label), the ``extra`` values it reports without charting (a spread), and what
     computes them."""
     chart_name = f"eval-{name}"
+    spec = Evaluation(compute, (*charted, *(extra or {})), needs_logits)
+    taken = ([name] if name in EVALUATIONS else []) + \
+        ([chart_name] if chart_name in CHARTS else []) + [v for v in spec.values if v in METRICS]
+    if taken:  # checked first, so that a refused declaration leaves nothing half-registered
+        raise ValueError(f"evaluation {name!r}: {', '.join(map(repr, taken))} already registered")
     chart(chart_name, description, title=title, ytitle=ytitle, show="evaluation",
           evaluation=name)
     for value, label in charted.items():
         metric(value, f"{description} ({label})", label=label, chart=chart_name,
-               direction=direction, smooth=False, feature_suffix=True, keeps_best=keeps_best)
+               direction=direction, smooth=False, evaluation=name, keeps_best=keeps_best)
     for value, label in (extra or {}).items():
-        metric(value, f"{description} ({label})", label=label, feature_suffix=True)
-    spec = Evaluation(compute, (*charted, *(extra or {})), needs_logits)
+        metric(value, f"{description} ({label})", label=label, evaluation=name)
     meta = {k: v for k, v in asdict(spec).items() if k != "compute"}
     return EVALUATIONS.add(name, spec, description, **meta)
+
+
+def metric_of(stored: str) -> Metric | None:
+    """The declared metric a stored value is (``precision_mnist`` -> precision's), or None."""
+    for entry in METRICS:
+        if stored == entry.name or any(stored == value_name(entry.name, kind.suffix)
+                                       for kind in EXTRACTORS.values()):
+            return entry.value
+    return None
+
+
+def describe_metrics() -> list[dict[str, Any]]:
+    """Every declared metric as ``GET /api/registry`` serves it; an evaluation's also with its
+    stored name in each feature space (``names``: {"inception": "kid_std", "mnist":
+    "kid_mnist_std"})."""
+    return [{**entry, "names": {space: value_name(entry["name"], kind.suffix)
+                                for space, kind in EXTRACTORS.items()}}
+            if entry["evaluation"] else entry for entry in METRICS.describe()]
 
 
 def forget_evaluation(name: str) -> None:
@@ -105,6 +129,7 @@ evaluation("prdc", "Precision, recall (Kynkäänniemi 2019), density and coverag
            charted={"precision": "precision", "recall": "recall", "density": "density",
                     "coverage": "coverage"}, direction="higher")
 evaluation("is", "Inception Score: exp E[KL(p(y|x) || p(y))] (Salimans 2016); needs a "
-           "classifier head.", compute=_inception_score, title="Inception score",
-           ytitle="IS, higher is better", charted={"is": "IS"},
-           extra={"is_std": "IS spread over splits"}, direction="higher", needs_logits=True)
+           "classifier head (the MNIST features, or Inception's full weights).",
+           compute=_inception_score, title="Inception score", ytitle="IS, higher is better",
+           charted={"is": "IS"}, extra={"is_std": "IS spread over splits"}, direction="higher",
+           needs_logits=True)

@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from gan_core.registry import Registry
 
-__all__ = ["CHARTS", "METRICS", "Chart", "Metric", "chart", "describe_reports", "metric"]
+__all__ = ["CHARTS", "METRICS", "Chart", "Metric", "chart", "metric", "value_name"]
 
 # When a chart is on a run's page: always; on 2D data; with a gradient penalty or R1; or when
 # the run evaluates the metric named in Chart.evaluation (eval.every and eval.metrics).
@@ -48,8 +48,9 @@ class Metric:
     smooth: bool = True  # False: drawn as reported (counts, fractions, exact values)
     axis: Literal["y", "y2"] = "y"
     health: str | None = None  # the health panel's input it is (health.js names the rules)
-    # named with the feature space's suffix (fid -> fid_mnist): an evaluation's value
-    feature_suffix: bool = False
+    # the evaluation that reports it (its stored name carries the feature space's suffix:
+    # value_name); None: the trainer reports it under its own name
+    evaluation: str | None = None
     keeps_best: bool = False  # its best is the run's best checkpoint (eval.checkpoint_best)
 
 
@@ -79,9 +80,17 @@ def metric(name: str, description: str, **fields: Any) -> Metric:
     return METRICS.add(name, spec, description, **asdict(spec))
 
 
-def describe_reports() -> dict[str, list[dict[str, Any]]]:
-    """The charts in page order and the metrics, as ``GET /api/registry`` serves them."""
-    return {"charts": CHARTS.describe(), "metrics": METRICS.describe()}
+def value_name(name: str, suffix: str) -> str:
+    """The name a metric is stored under in a feature space with ``suffix`` ("" or "_mnist"):
+    an evaluation's values carry it after the evaluation's name where they start with it
+    (``kid`` -> ``kid_mnist``, ``kid_std`` -> ``kid_mnist_std``), else at the end
+    (``precision`` -> ``precision_mnist``); the trainer's own metrics never do."""
+    evaluation = METRICS.get(name).evaluation
+    if not evaluation or not suffix:
+        return name
+    if name == evaluation or name.startswith(f"{evaluation}_"):
+        return f"{evaluation}{suffix}{name[len(evaluation):]}"
+    return f"{name}{suffix}"
 
 
 # -- what the trainer reports (gan_core/train.py, the losses and regularizers) -----------------

@@ -1,6 +1,6 @@
-"""The ``data`` section of every image data set: which set, where its files are, and the size
-and channels the model sees. The sets themselves register in array_sets.py and file_sets.py;
-the section's ``name`` takes its choices from the registry."""
+"""The ``data`` section of the image data sets: which set, where its files are, and the size
+and channels the model sees. The sets themselves register in array_sets.py and file_sets.py,
+each with this section; its ``name`` takes its choices from those registrations."""
 
 from __future__ import annotations
 
@@ -71,9 +71,9 @@ FOLDER_NEEDS_ROOT = Rule(
 
 
 def _refresh() -> None:
-    """``name``: one of the registered image sets (the config's ``data`` union picks this
-    section by it)."""
-    names = tuple(e.name for e in DATASETS if e.value.kind == "image")
+    """``name``: one of the registered image sets whose section this is (the config's
+    ``data`` union picks the section by it); a set with a section of its own is not one."""
+    names = tuple(e.name for e in DATASETS if e.value.config is ImageData)
     field = ImageData.model_fields["name"]
     annotation = Literal[names] if names else str  # type: ignore[valid-type]
     if field.annotation != annotation:

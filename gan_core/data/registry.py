@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from gan_core.registry import Registry
 
@@ -26,7 +26,9 @@ FeatureSpace = Literal["mnist", "inception"]
 
 @dataclass(frozen=True)
 class DataSet:
-    config: type  # its section of a run config: a StrictModel whose `name` is the set's name
+    # its section of a run config: a StrictModel tagged `name: Literal[<the set's name>]`, or
+    # ImageData (whose name takes every image set that declares it)
+    config: type
     build: Callable[[Any, int], Any]  # (the section, seed) -> DataSource
     kind: Kind
     shape: tuple[int, ...]  # a sample's native shape: (2,) for 2D points, (C, H, W) for images
@@ -56,7 +58,16 @@ def dataset(name: str, description: str, **fields: Any) -> DataSet:
     if spec.kind == "image" and len(spec.shape) != 3:
         raise ValueError(f"data set {name!r}: an image's shape is (channels, height, width)")
     DATASETS.add(name, spec, description, **spec.describe())
-    _changed()
+    try:
+        _changed()
+        tags = get_args(spec.config.model_fields["name"].annotation)
+        if name not in tags:
+            raise ValueError(f"data set {name!r}: its section {spec.config.__name__} must be "
+                             f"tagged name: Literal[{name!r}] (it takes {tags})")
+    except Exception:  # refused: nothing of it stays, and the config is as it was
+        DATASETS.remove(name)
+        _changed()
+        raise
     return spec
 
 

@@ -52,6 +52,7 @@ class FeatureExtractor(ABC):
     suffix: str  # appended to metric names: "" for Inception, "_mnist" for the domain net
     label: str  # how the FID of these features is shown, e.g. "FID" or "FID-MNIST"
     space: str  # what a chart of their values says of them
+    note: str  # what a line naming one value adds ("Best FID (MNIST features)"); "" for Inception
     identity: str
     has_logits: bool
     device: torch.device
@@ -63,7 +64,7 @@ class FeatureExtractor(ABC):
 
 class InceptionExtractor(FeatureExtractor):
     name, suffix, label = "inception", "", "FID"
-    space = "Inception"
+    space, note = "Inception", ""
 
     def __init__(self, device: str | torch.device = "cpu", need_logits: bool = False) -> None:
         from gan_core.metrics.inception import load_inception, to_inception_input
@@ -103,7 +104,7 @@ class MnistFeatureNet(nn.Module):
 
 class MnistExtractor(FeatureExtractor):
     name, suffix, label = "mnist", "_mnist", "FID-MNIST"
-    space = "MNIST features: not comparable to Inception"
+    space, note = "MNIST features: not comparable to Inception", "MNIST features"
     has_logits = True
 
     def __init__(self, device: str | torch.device = "cpu") -> None:

@@ -20,6 +20,7 @@ from fastapi import Path as PathParam
 from fastapi.responses import FileResponse
 from starlette.concurrency import run_in_threadpool
 
+from gan_core.config import toy_datasets
 from server.deps import AppState, RunId, StateDep, get_state, require_admin
 from server.errors import Conflict, NotFound, answers, content
 from server.models import Study, StudyCondition
@@ -81,7 +82,7 @@ async def create_study(body: StudyCreate, state: StateDep) -> dict[str, Any]:
             raise NotFound(f"conditions.{i}.run_id: {exc}") from None
         run = await run_in_threadpool(state.runs.get, c.run_id)
         data = run.config.get("data", {})
-        if data.get("name") in (None, "ring", "grid", "spiral", "moons", "gaussian"):
+        if data.get("name") in (None, *toy_datasets()):
             raise Conflict(f"conditions.{i}.run_id: run {c.run_id} trains on 2D points; a study "
                            "needs an image generator")
         if data_config is not None and data != data_config:

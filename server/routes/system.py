@@ -43,11 +43,11 @@ def registry() -> dict[str, Any]:
     the actions it allows."""
     from gan_core.config import DCGANModel, MLPModel
     from gan_core.data import DATASETS
-    from gan_core.evaluations import EVALUATIONS
+    from gan_core.evaluations import EVALUATIONS, describe_metrics
     from gan_core.losses import LOSSES
     from gan_core.metrics.features import EXTRACTORS
     from gan_core.presets import PRESETS, preset_dict
-    from gan_core.reports import describe_reports
+    from gan_core.reports import CHARTS
     from gan_core.status import describe_statuses
 
     return {
@@ -57,8 +57,10 @@ def registry() -> dict[str, Any]:
         "losses": LOSSES.describe(),
         "evaluations": EVALUATIONS.describe(),
         "features": [{"name": name, "suffix": kind.suffix, "label": kind.label,
-                      "space": kind.space} for name, kind in EXTRACTORS.items()],
-        **describe_reports(),
+                      "space": kind.space, "note": kind.note}
+                     for name, kind in EXTRACTORS.items()],
+        "charts": CHARTS.describe(),
+        "metrics": describe_metrics(),
         "presets": [{**entry, "config": preset_dict(entry["name"])}
                     for entry in PRESETS.describe()],
         "statuses": describe_statuses(),

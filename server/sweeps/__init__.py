@@ -12,10 +12,11 @@ from server.sweeps.service import (
     MedianRule,
     SweepService,
     axis_labels,
+    default_goal,
     default_metric,
     expand_points,
     point_label,
 )
 
-__all__ = ["MedianRule", "SweepService", "axis_labels", "default_metric", "expand_points",
-           "point_label"]
+__all__ = ["MedianRule", "SweepService", "axis_labels", "default_goal", "default_metric",
+           "expand_points", "point_label"]

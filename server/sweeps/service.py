@@ -42,9 +42,6 @@ __all__ = ["MedianRule", "SweepService", "expand_points"]
 
 log = logging.getLogger(__name__)
 
-# metrics where more is better; every other metric (losses, W1, FID, KID) is minimized
-MAXIMIZED = frozenset({"modes_captured", "hq_fraction", "is", "inception_score", "precision",
-                       "recall", "density", "coverage"})
 GRACE_FRACTION = 0.25  # the rule judges a run only after this fraction of its steps
 MIN_OTHERS = 2  # ... and only against at least this many other runs at the same step
 
@@ -96,6 +93,15 @@ def _draw(rng: random.Random, axis: list[Any] | AxisRange) -> Any:
 
 def default_metric(config: Any) -> str:
     return "w1_exact" if config.is_toy else "loss_g"
+
+
+def default_goal(metric: str) -> str:
+    """Maximize what the registry says is better higher (modes, precision, IS, in any feature
+    space); minimize the rest (losses, W1, FID, KID, and metrics it does not know)."""
+    from gan_core.evaluations import metric_of
+
+    declared = metric_of(metric)
+    return "max" if declared is not None and declared.direction == "higher" else "min"
 
 
 def axis_labels(names: list[str]) -> dict[str, str]:
@@ -253,7 +259,7 @@ class SweepService:
                                       f"point {point_label(point)}") for point in points]
         name = body.name or base_config.name or "sweep"
         metric = body.metric or default_metric(base_config)
-        goal = body.goal or ("max" if metric in MAXIMIZED else "min")
+        goal = body.goal or default_goal(metric)
         sweep = Sweep(id=secrets.token_hex(6), name=name, metric=metric, goal=goal,
                       stop_rule=body.stop_rule,
                       spec=body.model_dump(mode="json", exclude_none=True))

@@ -67,3 +67,12 @@ def test_a_data_set_states_a_shape_that_fits_its_kind() -> None:
     with pytest.raises(ValueError, match=r"\(channels, height, width\)"):
         dataset("test_bad", "Bad.", config=LineData, build=build_line, kind="image", shape=(2,))
     assert "test_bad" not in toy_datasets()
+
+
+def test_a_data_set_whose_section_is_not_tagged_with_its_name_is_refused_whole() -> None:
+    with pytest.raises(ValueError, match=r"must be tagged name: Literal\['test_other'\]"):
+        dataset("test_other", "Tagged test_line.", config=LineData, build=build_line,
+                kind="toy", shape=(2,))
+    assert "test_other" not in toy_datasets()
+    assert RunConfig.model_validate({"data": {"name": "ring"}}).data.name == "ring"
+

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from gan_core.evaluations import EVALUATIONS
-from gan_core.reports import CHARTS, METRICS, chart, metric
+from gan_core.evaluations import EVALUATIONS, evaluation, metric_of
+from gan_core.reports import CHARTS, METRICS, chart, metric, value_name
 from tests.gan_core.own_metric import EVALUATION, SIGNAL, SIGNAL_CHART, own_metrics
 from tests.server.conftest import IMAGE_RUN
 from tests.server.inprocess import InProcessApp, in_process_app
@@ -39,7 +39,11 @@ def test_a_metric_registered_in_one_place_is_everywhere(app: InProcessApp) -> No
     metrics = {m["name"]: m for m in registry["metrics"]}
     assert metrics[SIGNAL]["chart"] == SIGNAL_CHART
     assert metrics[EVALUATION] | {"chart": f"eval-{EVALUATION}", "direction": "lower",
-                                  "feature_suffix": True} == metrics[EVALUATION]
+                                  "evaluation": EVALUATION} == metrics[EVALUATION]
+    assert metrics[EVALUATION]["names"] == {"inception": EVALUATION,
+                                            "mnist": f"{EVALUATION}_mnist"}
+    assert metrics["kid_std"]["names"]["mnist"] == "kid_mnist_std"
+    assert "names" not in metrics[SIGNAL]
 
     run_id = app.create_run(EVALUATED)
     app.train(run_id)
@@ -79,3 +83,31 @@ def test_a_metric_needs_a_declared_chart_and_keeps_only_a_lowest_best() -> None:
         chart("test-eval", "An evaluation's chart.", title="t", ytitle="t", show="evaluation")
     assert "test_lost" not in METRICS and "test_best" not in METRICS
     assert "test-eval" not in CHARTS
+
+
+def test_a_value_is_stored_under_one_name_per_feature_space() -> None:
+    assert value_name("kid", "_mnist") == "kid_mnist"
+    assert value_name("kid_std", "_mnist") == "kid_mnist_std"
+    assert value_name("precision", "_mnist") == "precision_mnist"  # prdc's, not prdc_...
+    assert value_name("kid_std", "") == "kid_std"
+    assert value_name("loss_d", "_mnist") == "loss_d"  # the trainer's own: never suffixed
+    assert metric_of("precision_mnist") is METRICS.get("precision")
+    assert metric_of("kid_mnist_std") is METRICS.get("kid_std")
+    assert metric_of("no_such_metric") is None
+
+
+def test_an_evaluation_whose_names_are_taken_leaves_nothing_registered() -> None:
+    before = (EVALUATIONS.names(), CHARTS.names(), METRICS.names())
+    with pytest.raises(ValueError, match="'fid' already registered"):
+        evaluation("test_dup", "Reports fid again.", compute=lambda r, f: {}, title="t",
+                   ytitle="t", charted={"test_dup": "dup", "fid": "fid"}, direction="lower")
+    assert (EVALUATIONS.names(), CHARTS.names(), METRICS.names()) == before
+
+
+def test_the_sweeps_goal_follows_the_metrics_direction() -> None:
+    from server.sweeps import default_goal
+
+    assert default_goal("precision_mnist") == "max" and default_goal("modes_captured") == "max"
+    assert default_goal("fid_mnist") == "min" and default_goal("w1_exact") == "min"
+    assert default_goal("loss_g") == "min" and default_goal("unknown") == "min"
+

@@ -11,7 +11,7 @@ from pathlib import Path
 import webui
 from gan_core.evaluations import EVALUATIONS
 from gan_core.metrics.features import EXTRACTORS
-from gan_core.reports import CHARTS, METRICS
+from gan_core.reports import CHARTS, METRICS, value_name
 
 WEBUI = Path(webui.__file__).parent
 # the lesson page draws its own curves (the server's lesson answer, not a run's metrics)
@@ -19,8 +19,7 @@ SKIP = {"lesson_divergences.js"}
 
 
 def spelled() -> re.Pattern[str]:
-    names = set(METRICS.names()) | {f"{e.name}{kind.suffix}" for e in METRICS
-                                    if e.value.feature_suffix for kind in EXTRACTORS.values()}
+    names = {value_name(e.name, kind.suffix) for e in METRICS for kind in EXTRACTORS.values()}
     prefixes = {c.value.prefix for c in CHARTS if c.value.prefix}
     names |= {n for n in EVALUATIONS.names() if len(n) > 2}  # "is" is English
     alternatives = "|".join(map(re.escape, sorted(names | prefixes, key=len, reverse=True)))
@@ -37,6 +36,8 @@ def test_the_web_ui_spells_no_metric_name() -> None:
 
 
 def test_a_quoted_metric_name_is_found() -> None:
-    text = 'store.get("grad_norm_g"); name.startsWith(`sigma/`); x = "fid_mnist"; y = "fid"'
+    text = ('store.get("grad_norm_g"); name.startsWith(`sigma/`); x = "fid_mnist"; y = "fid"; '
+            'z = "kid_mnist_std"')
     assert [m.group(1) for m in spelled().finditer(text)] == ["grad_norm_g", "sigma/",
-                                                               "fid_mnist", "fid"]
+                                                               "fid_mnist", "fid",
+                                                               "kid_mnist_std"]

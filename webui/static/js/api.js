@@ -250,8 +250,15 @@ export function dataSet(name) {
 }
 
 // Every metric a run reports, as gan_core/reports.py declares it: name -> {label, title,
-// chart, direction, smooth, axis, health, feature_suffix, keeps_best}.
+// chart, direction, smooth, axis, health, evaluation, keeps_best, and for an evaluation's
+// values `names`: the name stored in each feature space}.
 export const METRICS = new Map(REGISTRY.metrics.map((m) => [m.name, m]));
+
+// The name a metric is stored under in a feature space (featureSpace): an evaluation's values
+// carry the space's suffix (kid_std -> kid_mnist_std), as the server names them.
+export function storedName(metric, space) {
+  return (metric.names && space && metric.names[space.name]) || metric.name;
+}
 
 // The metric a health rule reads, by the role the registry gives it ("g_gradient", "d_loss",
 // "d_on_real", ...); null when no metric has it.
@@ -271,7 +278,7 @@ export function prefixFor(role) {
 // the label of its FID and what a chart says of it.
 export function featureSpace(name) {
   return REGISTRY.features.find((f) => f.name === name)
-    || { name, suffix: "", label: "FID", space: name || "" };
+    || { name, suffix: "", label: "FID", space: name || "", note: "" };
 }
 
 // Run `fn` once the page has loaded, also when that happened before the caller's module ran

@@ -2,21 +2,26 @@
 // on one step axis (one chart per metric, one colour per run) and their latest samples side
 // by side: the last sample grid, or for 2D data the last view's real and generated points.
 
-import { api, el, fmtNumber, METRICS, metricFor, REGISTRY } from "./api.js";
+import { api, el, featureSpace, fmtNumber, METRICS, metricFor, REGISTRY } from "./api.js";
 
 // Plotly is a classic script (global), loaded before this module.
 const Plotly = window.Plotly;
 
 // One chart per metric the registry charts on the run page (gan_core/reports.py), in its
-// order, with its title and its chart's scale; then any other reported series by name. Not
-// overlaid: what the registry does not chart (step time is noise) and a chart's per-layer
-// family (spectral norms differ between architectures).
+// order, with its title and its chart's scale (an evaluation's once per feature space, as
+// stored); then any other reported series by name. Not overlaid: what the registry declares
+// without a chart (timings, spreads) and a chart's per-layer family (spectral norms differ
+// between architectures).
 const LOG_CHARTS = new Set(REGISTRY.charts.filter((c) => c.log).map((c) => c.name));
 const FAMILIES = REGISTRY.charts.filter((c) => c.prefix).map((c) => c.prefix);
-const PLOTTED = REGISTRY.metrics.filter((m) => m.chart)
-  .map((m) => ({ key: m.name, title: m.title, log: LOG_CHARTS.has(m.chart) }));
+const STORED = new Map(REGISTRY.metrics.flatMap((m) => (m.names
+  ? Object.entries(m.names).map(([space, name]) => [name, { metric: m, space }])
+  : [[m.name, { metric: m, space: null }]])));
+const PLOTTED = [...STORED].filter(([, { metric }]) => metric.chart)
+  .map(([key, { metric, space }]) => ({ key, log: LOG_CHARTS.has(metric.chart),
+    title: space ? `${metric.title} (${featureSpace(space).space})` : metric.title }));
 const NOT_PLOTTED = (key) => FAMILIES.some((prefix) => key.startsWith(prefix))
-  || (METRICS.has(key) && !METRICS.get(key).chart);
+  || (STORED.has(key) && !STORED.get(key).metric.chart);
 const LOSSES = [metricFor("d_loss"), metricFor("g_loss")];
 const PALETTE = ["#3b6fd8", "#d9622b", "#1f8a4c", "#b83280", "#7c5cc4", "#b58b00", "#17a2b8",
   "#c0352b", "#5d6677", "#2e9e8f"];

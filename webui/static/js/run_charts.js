@@ -2,7 +2,7 @@
 // that grow with extendTraces, TensorBoard's smoothing, a step cursor shared by every chart,
 // and markers where hyper-parameters changed.
 
-import { dOutput, el, featureSpace, REGISTRY } from "./api.js";
+import { dOutput, el, featureSpace, REGISTRY, storedName } from "./api.js";
 
 // Live series longer than this are decimated in the browser (extremes kept), so a page left
 // open on a long run stays as light as a fresh one.
@@ -220,7 +220,7 @@ export function chartSpecs({ isToy, lossName, penalty, evaluation }) {
     }
     if (c.show === "evaluation") spec.title = `${spec.title} (${space.space})`;
     const members = REGISTRY.metrics.filter((m) => m.chart === c.name);
-    const named = (m) => (m.feature_suffix ? `${m.name}${space.suffix}` : m.name);
+    const named = (m) => storedName(m, space);
     spec.series = members.map(named);
     spec.raw = members.filter((m) => !m.smooth).map(named);
     const y2 = members.filter((m) => m.axis === "y2").map(named);
@@ -237,13 +237,13 @@ export function chartSpecs({ isToy, lossName, penalty, evaluation }) {
 export function bestKept(store, features) {
   const space = featureSpace(features);
   const kept = REGISTRY.metrics.find((m) => m.keeps_best);
-  const name = kept && (kept.feature_suffix ? `${kept.name}${space.suffix}` : kept.name);
+  const name = kept && storedName(kept, space);
   const s = name && store.get(name);
   if (!s || !s.values.length) return null;
   let best = 0;
   s.values.forEach((v, i) => { if (v < s.values[best]) best = i; });
-  return { name, label: `${kept.label} (${space.space})`, short: kept.label,
-    step: s.steps[best], value: s.values[best] };
+  return { name, label: space.note ? `${kept.label} (${space.note})` : kept.label,
+    short: kept.label, step: s.steps[best], value: s.values[best] };
 }
 
 class Chart {
