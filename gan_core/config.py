@@ -216,6 +216,26 @@ def _registered_evaluation(name: str) -> str:
     return name
 
 
+def _feature_space_names() -> list[str]:
+    from gan_core.metrics.features import EXTRACTORS  # late: it imports the feature networks
+
+    return list(EXTRACTORS)
+
+
+def _feature_space_descriptions(schema: dict[str, Any]) -> None:
+    from gan_core.metrics.features import EXTRACTORS
+
+    schema["description"] = "; ".join(f"{name}: {kind.summary}"
+                                      for name, kind in EXTRACTORS.items())
+
+
+def _registered_feature_space(name: str) -> str:
+    names = _feature_space_names()
+    if name not in names:
+        raise ValueError(f"got {name!r}; allowed: {', '.join(map(repr, names))}")
+    return name
+
+
 def _registered_loss(name: str) -> str:
     """A loss registered in gan_core.losses (imported here, late: losses.py reads this module).
     An unknown one is refused with the message a choice among fixed values gets."""
@@ -337,12 +357,10 @@ class EvalConfig(StrictModel):
                             RegisteredChoices(_evaluation_names)]] = Field(
         ["fid"],  # a plain default (pydantic copies it per instance): the web form shows it
         min_length=1, json_schema_extra=lambda schema: _evaluation_descriptions(schema))
-    features: Literal["mnist", "inception"] = Field(
-        "mnist",
-        description="mnist: a small digit classifier, fast on a CPU, for the MNIST sets only "
-        "(values named fid_mnist etc., not comparable to Inception FID); inception: the "
-        "network papers report FID with (slow on a CPU).",
-    )
+    # the choices are gan_core.metrics.features.EXTRACTORS
+    features: Annotated[str, AfterValidator(_registered_feature_space),
+                        RegisteredChoices(_feature_space_names)] = Field(
+        "mnist", json_schema_extra=lambda schema: _feature_space_descriptions(schema))
     n: int = Field(
         2000, ge=100, le=50_000,
         description="Generated samples per evaluation (and real samples, up to the set's size)."

@@ -21,7 +21,6 @@ from gan_core.registry import Registry
 __all__ = ["DATASETS", "DataSet", "dataset", "forget_dataset", "on_change"]
 
 Kind = Literal["toy", "image"]
-FeatureSpace = Literal["mnist", "inception"]
 
 
 @dataclass(frozen=True)
@@ -33,7 +32,8 @@ class DataSet:
     kind: Kind
     shape: tuple[int, ...]  # a sample's native shape: (2,) for 2D points, (C, H, W) for images
     labels: int | None = None  # classes (what a conditional model needs); None: no labels
-    features: tuple[FeatureSpace, ...] = ()  # feature spaces that fit its images (eval.features)
+    # feature spaces that fit its images (eval.features; gan_core.metrics.features.EXTRACTORS)
+    features: tuple[str, ...] = ()
 
     def describe(self) -> dict[str, Any]:
         return {"kind": self.kind, "shape": list(self.shape), "labels": self.labels,
@@ -57,6 +57,12 @@ def dataset(name: str, description: str, **fields: Any) -> DataSet:
         raise ValueError(f"data set {name!r}: 2D data has shape (2,), not {spec.shape}")
     if spec.kind == "image" and len(spec.shape) != 3:
         raise ValueError(f"data set {name!r}: an image's shape is (channels, height, width)")
+    from gan_core.metrics.features import EXTRACTORS  # late: it imports the feature networks
+
+    unknown = [space for space in spec.features if space not in EXTRACTORS]
+    if unknown:
+        raise ValueError(f"data set {name!r}: no feature space {unknown}; choose from "
+                         f"{', '.join(EXTRACTORS)}")
     DATASETS.add(name, spec, description, **spec.describe())
     try:
         _changed()

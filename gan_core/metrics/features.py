@@ -53,6 +53,7 @@ class FeatureExtractor(ABC):
     label: str  # how the FID of these features is shown, e.g. "FID" or "FID-MNIST"
     space: str  # what a chart of their values says of them
     note: str  # what a line naming one value adds ("Best FID (MNIST features)"); "" for Inception
+    summary: str  # eval.features' description of it
     identity: str
     has_logits: bool
     device: torch.device
@@ -65,6 +66,7 @@ class FeatureExtractor(ABC):
 class InceptionExtractor(FeatureExtractor):
     name, suffix, label = "inception", "", "FID"
     space, note = "Inception", ""
+    summary = "the network papers report FID with (slow on a CPU)"
 
     def __init__(self, device: str | torch.device = "cpu", need_logits: bool = False) -> None:
         from gan_core.metrics.inception import load_inception, to_inception_input
@@ -105,6 +107,8 @@ class MnistFeatureNet(nn.Module):
 class MnistExtractor(FeatureExtractor):
     name, suffix, label = "mnist", "_mnist", "FID-MNIST"
     space, note = "MNIST features: not comparable to Inception", "MNIST features"
+    summary = ("a small digit classifier, fast on a CPU, for the MNIST sets only (values named "
+               "fid_mnist etc., not comparable to Inception FID)")
     has_logits = True
 
     def __init__(self, device: str | torch.device = "cpu") -> None:

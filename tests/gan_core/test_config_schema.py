@@ -116,7 +116,7 @@ def random_config(rng: random.Random) -> dict:
             ("regularization", "gradient_penalty", [None, 10.0]),
             ("regularization", "weight_clip", [None, 0.01]),
             ("eval", "every", [None, 100]),
-            ("eval", "features", ["mnist", "inception"]),
+            ("eval", "features", ["mnist", "inception", "neither"]),
             ("train", "batch_size", [1, 6, 12, 64, 105, 256, 840]),
             ("train", "channels_last", [True, False])):
         if rng.random() < 0.4:

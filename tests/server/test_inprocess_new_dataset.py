@@ -66,6 +66,9 @@ def test_a_data_set_states_a_shape_that_fits_its_kind() -> None:
                 shape=(1, 28, 28))
     with pytest.raises(ValueError, match=r"\(channels, height, width\)"):
         dataset("test_bad", "Bad.", config=LineData, build=build_line, kind="image", shape=(2,))
+    with pytest.raises(ValueError, match=r"no feature space \['clip'\]; choose from inception"):
+        dataset("test_bad", "Bad.", config=LineData, build=build_line, kind="toy", shape=(2,),
+                features=("clip",))
     assert "test_bad" not in toy_datasets()
 
 
