@@ -34,7 +34,7 @@ from server.jobs.base import ActiveRun, Publish, status_event
 from server.jobs.worker import WorkerSpec, train_run
 from server.settings import Settings
 
-__all__ = ["InProcessApp", "InProcessImages", "StandInJobs", "in_process_app"]
+__all__ = ["InProcessApp", "InProcessImages", "StandInJobs", "dispatch", "in_process_app"]
 
 # TestClient's default peer is "testclient"; the study admin routes trust only loopback peers
 LOCAL_PEER = ("127.0.0.1", 50000)
@@ -152,6 +152,12 @@ class InProcessImages(ImageService):
         pass
 
 
+async def dispatch(hub: Any, run_id: str, events: tuple[Any, ...]) -> None:
+    """``events`` from a run's worker through ``hub``, once they are stored (on the app's loop)."""
+    seq = hub.dispatch(run_id, events)
+    await hub.wait_flushed(run_id, seq)
+
+
 class InProcessApp:
     """A started app: ``client`` for requests, ``jobs`` the stand-in backend."""
 
@@ -171,13 +177,7 @@ class InProcessApp:
 
     def emit(self, run_id: str, *events: Any) -> None:
         """Events from the run's worker, through the hub; returns once they are stored."""
-        hub = self.state.hub
-
-        async def dispatch() -> None:
-            seq = hub.dispatch(run_id, events)
-            await hub.wait_flushed(run_id, seq)
-
-        self.client.portal.call(dispatch)  # type: ignore[union-attr]
+        self.client.portal.call(dispatch, self.state.hub, run_id, events)  # type: ignore[union-attr]
 
     def start(self, run_id: str) -> WorkerSpec:
         """The queued run's worker starts: it is running and takes controls."""

@@ -74,7 +74,19 @@ class PageErrors(list):
 
 @pytest.fixture()
 def page(browser: Any, live_server: Server) -> Iterator[Any]:
-    context = browser.new_context(base_url=live_server.url, viewport={"width": 1400, "height": 900})
+    yield from _page(browser, live_server.url)
+
+
+@pytest.fixture()
+def served_page(browser: Any, served: Any) -> Iterator[Any]:
+    """A page on the app the module serves from the test's process (its ``served`` fixture:
+    tests/webui/served.py)."""
+    yield from _page(browser, served.url)
+
+
+def _page(browser: Any, url: str) -> Iterator[Any]:
+    """A fresh page on ``url``; the test fails if the page logged an error it did not allow."""
+    context = browser.new_context(base_url=url, viewport={"width": 1400, "height": 900})
     page = context.new_page()
     errors = PageErrors()
     page.on("console", lambda m: errors.append(f"console.{m.type}: {m.text}")

@@ -24,7 +24,7 @@ from server.jobs.base import Publish, status_event
 from server.settings import Settings
 from tests.polling import wait_until
 from tests.server.conftest import free_port
-from tests.server.inprocess import InProcessImages, StandInJobs
+from tests.server.inprocess import InProcessImages, StandInJobs, dispatch
 
 
 class ServedApp:
@@ -42,13 +42,8 @@ class ServedApp:
 
     def emit(self, run_id: str, *events: Any) -> None:
         """Events from the run's worker, through the hub; returns once they are stored."""
-        hub = self.state.hub
-
-        async def dispatch() -> None:
-            seq = hub.dispatch(run_id, events)
-            await hub.wait_flushed(run_id, seq)
-
-        asyncio.run_coroutine_threadsafe(dispatch(), self.loop).result(timeout=30)
+        asyncio.run_coroutine_threadsafe(dispatch(self.state.hub, run_id, events),
+                                         self.loop).result(timeout=30)
 
     def play(self, run_id: str, *events: Any) -> None:
         """The queued run starts, reports ``events`` and completes."""

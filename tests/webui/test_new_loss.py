@@ -22,23 +22,22 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedApp]:
         yield app
 
 
-def test_a_registered_loss_gets_its_checks_and_axes(browser: Any, served: ServedApp) -> None:
+@pytest.fixture()
+def page(served_page: Any) -> Any:
+    return served_page  # the app served from this process, not a `ganscope serve`
+
+
+def test_a_registered_loss_gets_its_checks_and_axes(page: Any, served: ServedApp) -> None:
     run_id = served.create_run(tiny(**{"loss.name": NAME}))
     # D past its margin on both sides with next to no loss: what the margin check alarms on
     served.play(run_id, *(Metrics(step=10 * i, values={
         "loss_d": 0.001, "loss_g": 2.0, "d_real": 2.0, "d_fake": -2.0, "grad_norm_g": 1.0})
         for i in range(1, 8)))
-    context = browser.new_context(base_url=served.url, viewport={"width": 1400, "height": 900})
-    try:
-        page = context.new_page()
-        page.set_default_timeout(20_000)
-        page.goto(f"/runs/{run_id}")
-        check = page.locator("#health-dwins")
-        page.wait_for_function("() => document.querySelector('#health-dwins')?.dataset.status "
-                               "=== 'alarm'")
-        assert "hinge loss 0.001" in check.locator(".finding").inner_text()
-        page.locator("#chart-d-outputs .scatterlayer .trace").first.wait_for(state="attached")
-        axis = page.evaluate("document.getElementById('chart-d-outputs').layout.yaxis.title.text")
-        assert axis == "mean output"  # not a logit: no sigmoid on this axis
-    finally:
-        context.close()
+    page.goto(f"/runs/{run_id}")
+    check = page.locator("#health-dwins")
+    page.wait_for_function("() => document.querySelector('#health-dwins')?.dataset.status "
+                           "=== 'alarm'")
+    assert "hinge loss 0.001" in check.locator(".finding").inner_text()
+    page.locator("#chart-d-outputs .scatterlayer .trace").first.wait_for(state="attached")
+    axis = page.evaluate("document.getElementById('chart-d-outputs').layout.yaxis.title.text")
+    assert axis == "mean output"  # not a logit: no sigmoid on this axis
