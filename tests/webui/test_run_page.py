@@ -454,3 +454,57 @@ def test_a_hidden_tab_draws_nothing_and_catches_up_when_shown(
       document.dispatchEvent(new Event("visibilitychange"));
     }""")
     wait_drawn(page, FED_CHARTS, sent["steps"])
+
+
+# A scheduler of the page's own (redraw.js) in the page: `plan` is [[ms after the start, key,
+# urgent, ms of work]]; returns when each job was requested and the start of the round that ran
+# it (ms after the start), and the scheduler's hold once every job ran.
+SCHEDULE = """async ([hold, plan]) => {
+  const { RedrawScheduler } = await import("/static/js/redraw.js");
+  const s = new RedrawScheduler();
+  s.hold = hold;
+  const t0 = performance.now();
+  const requested = {};
+  const round = {};
+  for (const [at, key, urgent, work] of plan) {
+    await new Promise((resolve) => setTimeout(resolve, at - (performance.now() - t0)));
+    requested[key] = performance.now() - t0;
+    s.request(key, () => {
+      round[key] = s.roundStart - t0;
+      const until = performance.now() + work;
+      while (performance.now() < until);  // a costly chart
+    }, { urgent });
+  }
+  const deadline = performance.now() + 30000;
+  while (Object.keys(round).length < plan.length && performance.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return { requested, round, hold: s.hold };
+}"""
+
+
+def test_while_rounds_are_costly_a_report_waits_for_the_next_ones(
+        page: Any, completed_run: str) -> None:
+    page.goto(f"/runs/{completed_run}")
+    # the page has learnt that a round costs ~50 ms: a change is held 1 s for others to join it
+    out = page.evaluate(SCHEDULE, [1000, [[0, "a", False, 0], [400, "b", False, 0]]])
+    assert out["round"]["a"] == out["round"]["b"], out  # one round drew both
+    assert out["round"]["a"] >= out["requested"]["a"] + 999, out
+
+
+def test_what_the_user_asked_for_is_not_held(page: Any, completed_run: str) -> None:
+    page.goto(f"/runs/{completed_run}")
+    # a chart scrolled to (or a control moved) starts its round at once, with what waited
+    out = page.evaluate(SCHEDULE, [20_000, [[0, "a", False, 0], [100, "shown", True, 0]]])
+    assert out["round"]["shown"] == out["round"]["a"], out
+    assert out["round"]["shown"] < out["requested"]["shown"] + 5_000, out
+
+
+def test_the_hold_follows_what_a_round_costs(page: Any, completed_run: str) -> None:
+    page.goto(f"/runs/{completed_run}")
+    # a round of 20 ms of script holds the next change 400 ms (5% of a core for the drawing)...
+    out = page.evaluate(SCHEDULE, [0, [[0, "a", False, 20]]])
+    assert 400 <= out["hold"] <= 750, out
+    # ...and however costly, a change waits at most 750 ms: it reaches the charts within 1 s
+    out = page.evaluate(SCHEDULE, [0, [[0, "a", False, 60]]])
+    assert out["hold"] == 750, out

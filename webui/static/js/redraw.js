@@ -5,16 +5,27 @@
 // again, or a chart scrolled into view, catches up at once with everything that arrived.
 // What to draw stays with its owner (run_charts.js draws a chart, run.js the header and the
 // health panel); this module decides only when.
+//
+// A change waits for the others to join it: the first change after a round is held for a while
+// (`hold`) before its round starts, and every change that came meanwhile is drawn in that same
+// round. When rounds are cheap the hold is short and the page follows closely; when they are
+// costly (a slow machine, a browser that shares its cores with the training) the hold grows, up
+// to MAX_HOLD_MS, so that each round gathers several reports and the charts are redrawn less often
+// for the same reports. Pacing rounds from the previous round instead would draw as often with
+// fewer reports in each: a report every 370 ms and rounds 750 ms apart draw two reports a round,
+// where holding the first for 750 ms draws three.
 
-// A round of drawing at most this often ("a few times a second")...
+// Rounds start at least this far apart ("a few times a second")...
 const MIN_INTERVAL_MS = 250;
-// ...and at least this often while there is something to draw: a report reaches the charts
-// within this plus one round (target: 1 s).
-const MAX_INTERVAL_MS = 750;
-// Between the two, the interval keeps the drawing's script to this share of one core (a round
-// that took 30 ms waits 600 ms): on a slow machine the charts update less often, rather than
-// slow down the training they show. Layout and painting add about half as much again.
+// ...and a change waits at most this long for its round to start: with the round's own time, a
+// report reaches the charts within 1 s.
+const MAX_HOLD_MS = 750;
+// Below the cap, the hold keeps the drawing's script to this share of one core (a round that
+// took 20 ms holds the next change for 400 ms). Layout and painting add about as much again.
 const CPU_SHARE = 0.05;
+// What a round costs is judged from the costliest recent round, forgotten by this factor per
+// round: a round that only moved the step counter does not make the next chart round come early.
+const COST_MEMORY = 0.8;
 // Script time per animation frame: a round that needs more goes on in the next frame, so the
 // page answers input and the first chart paints before the others are built.
 const FRAME_BUDGET_MS = 12;
@@ -24,19 +35,34 @@ const FRAME_BUDGET_MS = 12;
 // for the next one.
 export class RedrawScheduler {
   constructor() {
-    this.interval = MIN_INTERVAL_MS;
+    this.hold = 0;
+    this.cost = 0; // the recent rounds' cost (ms of script), decaying
     this.jobs = new Map(); // key -> function, for the next round
+    this.since = null; // when the oldest of those jobs was requested
+    this.urgent = false; // one of them answers the user (scrolled to, shown, a control moved)
     this.round = null; // [function] left in the round under way
     this.roundStart = -Infinity;
     this.roundCost = 0;
     this.timer = null;
+    this.due = null; // when the planned timer fires
     this.frame = null;
     document.addEventListener("visibilitychange", () => this.wake());
   }
 
-  request(key, job) {
+  // `urgent`: the job answers something the user did, so it is not held for other reports
+  // (it still waits MIN_INTERVAL_MS after the previous round).
+  request(key, job, { urgent = false } = {}) {
+    if (!this.jobs.size) this.since = performance.now();
     this.jobs.set(key, job);
+    if (urgent) this.urgent = true;
     this.wake();
+  }
+
+  // When the next round may start: MIN_INTERVAL_MS after the previous one, and unless a job is
+  // urgent, once the oldest waiting job has been held for `hold`.
+  dueAt() {
+    const spaced = this.roundStart + MIN_INTERVAL_MS;
+    return this.urgent ? spaced : Math.max(spaced, this.since + this.hold);
   }
 
   // Plans the next frame if there is work and the tab is shown; while it is hidden, plans
@@ -49,18 +75,23 @@ export class RedrawScheduler {
       this.frame = null;
       return;
     }
-    if (this.timer !== null || this.frame !== null) return;
+    if (this.frame !== null) return;
     if (this.round) {
       this.frame = requestAnimationFrame(() => this.run());
       return;
     }
     if (!this.jobs.size) return;
-    const wait = Math.max(0, this.roundStart + this.interval - performance.now());
+    const due = this.dueAt();
+    if (this.timer !== null) {
+      if (due >= this.due) return;
+      clearTimeout(this.timer); // an urgent job came: plan it sooner
+    }
+    this.due = due;
     this.timer = setTimeout(() => {
       this.timer = null;
       if (document.hidden) return; // shown again: visibilitychange wakes it
       this.frame = requestAnimationFrame(() => this.run());
-    }, wait);
+    }, Math.max(0, due - performance.now()));
   }
 
   run() {
@@ -70,6 +101,7 @@ export class RedrawScheduler {
     if (!this.round) {
       this.round = [...this.jobs.values()];
       this.jobs.clear();
+      this.urgent = false;
       this.roundStart = start;
       this.roundCost = 0;
     }
@@ -84,7 +116,8 @@ export class RedrawScheduler {
       return;
     }
     this.round = null;
-    this.interval = Math.min(MAX_INTERVAL_MS, Math.max(MIN_INTERVAL_MS, this.roundCost / CPU_SHARE));
+    this.cost = Math.max(this.roundCost, COST_MEMORY * this.cost);
+    this.hold = Math.min(MAX_HOLD_MS, this.cost / CPU_SHARE);
     this.wake();
   }
 }

@@ -384,7 +384,7 @@ export class Charts {
       for (const entry of entries) {
         const chart = this.charts.find((c) => c.div === entry.target);
         chart.visible = entry.isIntersecting;
-        if (chart.visible) this.requestDraw(chart);
+        if (chart.visible) this.requestDraw(chart, { urgent: true });
       }
     });
     for (const c of this.charts) this.observer.observe(c.div);
@@ -408,12 +408,13 @@ export class Charts {
     this.schedule();
   }
 
-  schedule() {
-    for (const c of this.charts) this.requestDraw(c);
+  // `urgent`: the user asked for it (a control moved, a chart scrolled to); new points are not.
+  schedule({ urgent = false } = {}) {
+    for (const c of this.charts) this.requestDraw(c, { urgent });
   }
 
-  requestDraw(c) {
-    if (this.needsWork(c)) this.scheduler.request(c, () => this.drawChart(c));
+  requestDraw(c, { urgent = false } = {}) {
+    if (this.needsWork(c)) this.scheduler.request(c, () => this.drawChart(c), { urgent });
   }
 
   drawChart(c) {
@@ -460,7 +461,7 @@ export class Charts {
   setSmoothing(weight) {
     this.weight = weight;
     for (const c of this.charts) c.dirty = true;
-    this.schedule();
+    this.schedule({ urgent: true });
   }
 
   // A vertical dashed line where a hyper-parameter change took effect.
