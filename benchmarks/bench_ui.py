@@ -14,28 +14,36 @@ frame rate while a run streams metrics every step, (c) training alone vs watched
 (b) A real ``ring8-gan`` run reporting every step streams to the page; the browser counts
     ``requestAnimationFrame`` callbacks for ``--seconds`` (frames per second) while the charts
     grow, and again with the run paused (the baseline on this machine).
-(c) What a browser on the same machine costs training: ``mnist-dcgan`` runs of
-    ``--watch-steps`` steps on a server with its default threads (every core for the one job),
-    alone and with the run page open in Chromium from the run's creation, in ``--rounds``
-    rounds whose order alternates. Per run: the worker's median step time (its ``step_time``
-    reports), and the CPU that Chromium and the server process used meanwhile. Printed: the
-    ratio alone/watched per round (target >= 0.90), and that the page stayed live: when each
-    report arrived over the WebSocket and when its step first appeared in the loss chart's
-    Plotly data (target: within 1 s), the Plotly calls per chart per second, and that every
-    stored report is in every chart at the end (after scrolling each into view: charts off
-    screen are not drawn). ``--js-dir`` adds a side watched with the page's modules from
+(c) What a browser on the same machine costs training: ``--rounds`` ``mnist-dcgan`` runs on a
+    server with its default threads (every core for the one job). Each run is cut into windows
+    of ``--window`` seconds, alternately alone (no page open) and watched by the run page in
+    Chromium, ``--pairs`` watched windows a run, each between two alone ones; a watched
+    window's ratio is the mean of its two neighbours' median step time over its own (the
+    ``step_time`` reports of the steps inside each window). Alternating within one run gives
+    both sides the same machine: on a shared host the speed drifts by 10-15% over minutes,
+    which separate runs alone and watched would take for the page's cost. Each visit's load
+    (plotly.js compiles) is given a few seconds before its window and not counted: it is paid
+    once a visit. Printed: the ratio alone/watched (target >= 0.90) by the median step and by
+    the mean step (every step counted: a page that drew in rare long bursts would leave the
+    median alone and still slow the run), the CPU Chromium used in the watched windows, and
+    that the page stayed live: when each report arrived over the WebSocket and when its step
+    first appeared in the loss chart's Plotly data (target: within 1 s), the Plotly calls per
+    chart per second, and that every stored report is in every chart at the end of each
+    window (after scrolling each into view: charts off screen are not drawn).
+    ``--js-dir`` adds watched windows, in turn with the others, with the page's modules from
     another folder (a copy of ``webui/static/js`` from another version), for a before/after
     in one run.
 
 It is a report, not a test: it exits 0 whatever the figures, 1 on an error.
 
     .venv/bin/python benchmarks/bench_ui.py --phases ab  # about 2 minutes on 2 CPU cores
-    .venv/bin/python benchmarks/bench_ui.py --phases c   # about 7 minutes on 2 idle cores
+    .venv/bin/python benchmarks/bench_ui.py --phases c   # about 10 minutes on 2 idle cores
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import json
 import math
@@ -240,7 +248,8 @@ WATCH_JS = """(() => {
         const t = performance.now();
         const data = JSON.parse(ev.data);
         for (const f of Array.isArray(data) ? data : [data]) {
-          if (f.type === "metrics" && "loss_d" in f.values && !rec.arrived.has(f.step)) {
+          if (f.type === "metrics" && "loss_d" in f.values && !rec.arrived.has(f.step)
+              && !rec.stopped) {
             rec.arrived.set(f.step, t);
           }
         }
@@ -373,107 +382,171 @@ def quantile(ordered: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def timed_run(api: Any, server: Server, browser: Any, *, watched: bool, steps: int,
-              report_every: int, js_dir: Path | None) -> dict[str, Any]:
-    """One mnist-dcgan run, alone or with the run page open from its creation: the worker's
-    median step time, the CPU used meanwhile (CpuMeter's groups), and for a watched run what
-    reached the charts."""
-    context = page = None
-    if watched:
-        context = browser.new_context(viewport={"width": 1400, "height": 900})
-        context.add_init_script(WATCH_JS)
-        if js_dir is not None:  # another version of the page's modules, to compare
-            context.route("**/static/js/*.js", lambda route: route.fulfill(
-                path=str(js_dir / route.request.url.split("?")[0].rsplit("/", 1)[-1]),
-                content_type="text/javascript"))
-        page = context.new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-    meter, t0 = CpuMeter(server.proc.pid), time.perf_counter()
-    body = {"preset": "mnist-dcgan", "overrides": {"train.steps": steps,
-                                                   "train.report_every": report_every}}
-    run_id = api.post("/api/runs", json=body).json()["id"]
-    if page is not None:
-        page.goto(f"{server.url}/runs/{run_id}")
-    deadline = time.monotonic() + 600
-    while (status := api.get(f"/api/runs/{run_id}").json()["status"]) not in (
-            "completed", "failed", "stopped", "interrupted", "diverged"):
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"run {run_id} did not finish in 600 s")
-        time.sleep(1)
+def run_step(api: Any, run_id: str) -> int:
+    return api.get(f"/api/runs/{run_id}").json()["step"] or 0
+
+
+def window_steps(api: Any, run_id: str, seconds: float, meter: CpuMeter) -> tuple[int, int, float]:
+    """The run's steps over the next ``seconds`` (from, to) and the wall time, the CPU meter
+    sampled every second meanwhile."""
+    first, t0 = run_step(api, run_id), time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        time.sleep(min(1.0, seconds - (time.perf_counter() - t0)))
         meter.sample()
-    if status != "completed":
-        raise RuntimeError(f"run {run_id} ended {status}")
-    wall = time.perf_counter() - t0
+    return first, run_step(api, run_id), time.perf_counter() - t0
+
+
+def watched_window(page: Any, api: Any, server: Server, run_id: str, *, window_s: float,
+                   settle_s: float) -> dict[str, Any]:
+    """The run page opened (its load let settle for ``settle_s``), then one window of
+    ``window_s`` seconds; then what reached the charts, and the page closed again."""
+    from playwright.sync_api import Error as PlaywrightError
+
+    page.goto(f"{server.url}/runs/{run_id}")
+    time.sleep(settle_s)  # the page's load (plotly.js compiles): once per visit, not measured
+    meter = CpuMeter(server.proc.pid)
+    first, last, wall = window_steps(api, run_id, window_s, meter)
+    out = {"steps": (first, last), "wall": wall, "cpu": meter.result()}
+    # what came in the window is drawn within a round or two: then the arrival -> chart times
+    page.evaluate("window.ganscopeBench.stopped = true")
+    with contextlib.suppress(PlaywrightError):  # if not, LATENCY_JS counts those never drawn
+        page.wait_for_function("() => { const r = window.ganscopeBench; "
+                               "return [...r.arrived.keys()].every((s) => r.drawn.has(s)); }",
+                               timeout=30_000)
+    out.update(page.evaluate(LATENCY_JS))
+    # every stored report in every chart (charts off screen catch up when scrolled to)
     series = api.get(f"/api/runs/{run_id}/metrics").json()["series"]
-    out = {"median_ms": statistics.median(series["step_time"]["value"]) * 1e3, "wall": wall,
-           "cpu": meter.result(), "reports": len(series["loss_d"]["step"])}
-    if page is None:
-        return out
+    for div in page.locator(".chart").all():
+        div.scroll_into_view_if_needed()
     try:
-        # every stored point in every chart: charts off screen catch up when scrolled to
-        for div in page.locator(".chart").all():
-            div.scroll_into_view_if_needed()
         page.wait_for_function(f"(series) => ({MISSING_JS})(series).length === 0",
                                arg=series, timeout=30_000)
-        missing = []
-    except Exception:  # a report: say what is missing
-        missing = page.evaluate(MISSING_JS, series)
-    out.update(page.evaluate(LATENCY_JS), missing=missing, errors=errors)
-    context.close()
+        out["missing"] = []
+    except PlaywrightError:  # a report: say what is missing
+        out["missing"] = page.evaluate(MISSING_JS, series)
+    page.goto("about:blank")
     return out
 
 
-def watched_vs_alone(browser: Any, data_dir: Path, *, rounds: int, steps: int,
+def alternating_run(api: Any, server: Server, browser: Any, *, sides: list[str], pairs: int,
+                    window_s: float, settle_s: float, report_every: int,
+                    js_dir: Path | None) -> list[dict[str, Any]]:
+    """One mnist-dcgan run, in windows alternately alone (the page closed) and watched (each
+    watched side in turn): alone, watched, alone, ..., alone, ``pairs`` watched windows in all.
+    A machine whose speed drifts over minutes (a shared host) gives both sides the same drift."""
+    body = {"preset": "mnist-dcgan", "overrides": {"train.steps": 1_000_000,
+                                                   "train.report_every": report_every}}
+    run_id = api.post("/api/runs", json=body).json()["id"]
+    pages, errors = {}, {side: [] for side in sides}
+    for side in sides:
+        context = browser.new_context(viewport={"width": 1400, "height": 900})
+        context.add_init_script(WATCH_JS)
+        if side.endswith("--js-dir"):  # another version of the page's modules, to compare
+            context.route("**/static/js/*.js", lambda route: route.fulfill(
+                path=str(js_dir / route.request.url.split("?")[0].rsplit("/", 1)[-1]),
+                content_type="text/javascript"))
+        pages[side] = context.new_page()
+        pages[side].on("pageerror", lambda exc, side=side: errors[side].append(str(exc)))
+    windows: list[dict[str, Any]] = []
+    try:
+        wait_until = time.monotonic() + 120
+        while run_step(api, run_id) < 50:  # the worker started and warmed up
+            if time.monotonic() > wait_until:
+                raise RuntimeError(f"run {run_id} did not start in 120 s")
+            time.sleep(0.5)
+        for i in range(pairs):
+            time.sleep(settle_s)  # the page of the window before is gone
+            meter = CpuMeter(server.proc.pid)
+            first, last, wall = window_steps(api, run_id, window_s, meter)
+            windows.append({"side": "alone", "steps": (first, last), "wall": wall,
+                            "cpu": meter.result()})
+            side = sides[i % len(sides)]
+            res = watched_window(pages[side], api, server, run_id, window_s=window_s,
+                                 settle_s=settle_s)
+            windows.append({"side": side, "errors": errors[side], **res})
+        time.sleep(settle_s)
+        meter = CpuMeter(server.proc.pid)
+        first, last, wall = window_steps(api, run_id, window_s, meter)
+        windows.append({"side": "alone", "steps": (first, last), "wall": wall,
+                        "cpu": meter.result()})
+        # each window's step times: the reports of the steps it saw
+        series = api.get(f"/api/runs/{run_id}/metrics").json()["series"]["step_time"]
+        for w in windows:
+            lo, hi = w["steps"]
+            times = [v for st, v in zip(series["step"], series["value"], strict=True)
+                     if lo < st - report_every and st <= hi]  # whole report windows inside
+            if len(times) < 5:
+                raise RuntimeError(f"a window saw {len(times)} reports: make it longer")
+            w["median_ms"] = statistics.median(times) * 1e3
+            w["mean_ms"] = statistics.mean(times) * 1e3
+    finally:
+        api.post(f"/api/runs/{run_id}/control", json={"action": "stop"})
+        for page in pages.values():
+            page.context.close()
+    return windows
+
+
+def watched_vs_alone(browser: Any, data_dir: Path, *, rounds: int, pairs: int, window_s: float,
                      report_every: int, js_dir: Path | None, threads: int | None) -> None:
     import httpx
 
     server = Server(data_dir, cpu_threads=threads)
+    settle_s = 5.0
     try:
         api = httpx.Client(base_url=server.url, timeout=30)
         threads = api.get("/api/health").json().get("jobs", {}).get("threads_per_job", "?")
-        sides = ["alone", "watched"] + (["watched, JS from --js-dir"] if js_dir else [])
-        print(f"(c) mnist-dcgan, {steps:,} steps, a report every {report_every} steps, alone and "
-              f"watched by the run page in Chromium (1400x900, opened when the run is created), "
-              f"{rounds} rounds, order alternating", flush=True)
-        results: dict[str, list[dict[str, Any]]] = {side: [] for side in sides}
+        sides = ["watched"] + (["watched, JS from --js-dir"] if js_dir else [])
+        print(f"(c) mnist-dcgan, a report every {report_every} steps, {rounds} runs; in each, "
+              f"windows of {window_s:g} s alternately alone (no page) and watched by the run "
+              f"page in Chromium (1400x900; each visit's load given {settle_s:g} s first, not "
+              f"measured), {pairs} watched windows a run" + (", sides in turn" if js_dir else ""),
+              flush=True)
+        ratios: dict[str, list[tuple[float, float]]] = {side: [] for side in sides}
+        watched: dict[str, list[dict[str, Any]]] = {side: [] for side in sides}
+        alone_ms = []
         for r in range(rounds):
-            order = sides[r % len(sides):] + sides[:r % len(sides)]
+            windows = alternating_run(api, server, browser, sides=sides, pairs=pairs,
+                                      window_s=window_s, settle_s=settle_s,
+                                      report_every=report_every, js_dir=js_dir)
             line = []
-            for side in order:
-                res = timed_run(api, server, browser, watched=side != "alone", steps=steps,
-                                report_every=report_every,
-                                js_dir=js_dir if side.endswith("--js-dir") else None)
-                results[side].append(res)
-                cores = {k: v / res["wall"] for k, v in res["cpu"].items()}
-                line.append(f"{side} {res['median_ms']:.1f} ms in {res['wall']:.0f} s (cores "
-                            f"busy: worker+server {cores['server']:.2f}, browser "
-                            f"{cores['browser']:.2f}, others {cores['others']:.2f} + "
-                            f"{cores['niced']:.2f} niced)")
-            print(f"    round {r + 1}: " + "; ".join(line), flush=True)
-        alone = results["alone"]
+            for i in range(1, len(windows), 2):  # a watched window between two alone ones
+                before, w, after = windows[i - 1], windows[i], windows[i + 1]
+                ratios[w["side"]].append(
+                    ((before["median_ms"] + after["median_ms"]) / 2 / w["median_ms"],
+                     (before["mean_ms"] + after["mean_ms"]) / 2 / w["mean_ms"]))
+                watched[w["side"]].append(w)
+                line.append(f"{w['median_ms']:.1f} ({100 * w['cpu']['browser'] / w['wall']:.0f}%"
+                            f" browser)")
+            alone = [w["median_ms"] for w in windows if w["side"] == "alone"]
+            alone_ms.extend(alone)
+            print(f"    run {r + 1}: alone {', '.join(f'{x:.1f}' for x in alone)} ms a step; "
+                  f"watched {', '.join(line)}", flush=True)
         print(f"    worker threads: {threads}; median step time alone "
-              f"{statistics.median(a['median_ms'] for a in alone):.1f} ms")
-        for side in sides[1:]:
-            runs = results[side]
-            ratios = [a["median_ms"] / w["median_ms"] for a, w in zip(alone, runs, strict=True)]
+              f"{statistics.median(alone_ms):.1f} ms (windows {min(alone_ms):.1f}-"
+              f"{max(alone_ms):.1f})")
+        for side in sides:
+            runs = watched[side]
+            by_median = [m for m, _ in ratios[side]]
+            by_mean = [m for _, m in ratios[side]]
             waits = sorted(w for run in runs for w in run["waits"])
             lost = sum(run["lost"] for run in runs)
             missing = [m for run in runs for m in run["missing"]]
             errors = [e for run in runs for e in run["errors"]]
             rates = sorted(rate for run in runs for rate in run["rates"])
             cpu = statistics.median(run["cpu"]["browser"] / run["wall"] for run in runs)
-            print(f"    {side}: speed ratio alone/watched median {statistics.median(ratios):.3f} "
-                  f"(rounds {', '.join(f'{x:.3f}' for x in ratios)}; target >= 0.90); "
-                  f"median step {statistics.median(w['median_ms'] for w in runs):.1f} ms; "
-                  f"browser CPU {100 * cpu:.0f}% of one core")
+            print(f"    {side}: speed ratio alone/watched (each watched window against the "
+                  f"alone windows on either side) median {statistics.median(by_median):.3f} "
+                  f"({min(by_median):.3f}-{max(by_median):.3f} over {len(by_median)} windows; "
+                  f"target >= 0.90); by the mean step time {statistics.median(by_mean):.3f} "
+                  f"({min(by_mean):.3f}-{max(by_mean):.3f}); browser CPU "
+                  f"{100 * cpu:.0f}% of one core")
             print(f"      reports to the loss chart: {len(waits)} drawn, {lost} never drawn; "
                   + (f"arrival to chart p50 {quantile(waits, 0.5):.0f} ms, p99 "
                      f"{quantile(waits, 0.99):.0f} ms, max "
                      f"{waits[-1]:.0f} ms (target <= 1000 ms); " if waits else "")
                   + f"Plotly calls per chart per second while reports came: median "
                   f"{statistics.median(rates):.2f}, max {rates[-1]:.2f}")
-            print("      every stored report in every chart at the end: "
+            print("      every stored report in every chart at the end of each window: "
                   + ("yes" if not missing else f"NO, missing {missing[:6]}")
                   + ("" if not errors else f"; page errors: {errors[:3]}"))
     finally:
@@ -486,8 +559,10 @@ def main() -> int:
     parser.add_argument("--loads", type=int, default=5, help="page loads timed in (a)")
     parser.add_argument("--seconds", type=float, default=5, help="seconds counted in (b)")
     parser.add_argument("--steps", type=int, default=100_000, help="steps of the run in (a)")
-    parser.add_argument("--rounds", type=int, default=3, help="alone/watched pairs in (c)")
-    parser.add_argument("--watch-steps", type=int, default=1500, help="steps of each run in (c)")
+    parser.add_argument("--rounds", type=int, default=3, help="runs in (c)")
+    parser.add_argument("--pairs", type=int, default=4,
+                        help="(c) watched windows in each run, each between two alone ones")
+    parser.add_argument("--window", type=float, default=20, help="(c) seconds a window")
     parser.add_argument("--report-every", type=int, default=10, help="train.report_every in (c)")
     parser.add_argument("--js-dir", type=Path, default=None,
                         help="(c) also watches with the page's JS modules from this folder "
@@ -556,8 +631,8 @@ def main() -> int:
                 server.stop()
                 server = None
             if "c" in args.phases:
-                watched_vs_alone(browser, tmp / "data-c", rounds=args.rounds,
-                                 steps=args.watch_steps, report_every=args.report_every,
+                watched_vs_alone(browser, tmp / "data-c", rounds=args.rounds, pairs=args.pairs,
+                                 window_s=args.window, report_every=args.report_every,
                                  js_dir=args.js_dir, threads=args.threads)
             browser.close()
         load = os.getloadavg()[0]
