@@ -9,6 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from gan_core.run_dir import RunDir
 from tests.polling import wait_until
 from tests.server.conftest import IMAGE_RUN, create_run, server_on, tiny, wait_status, wait_step
 from tests.server.databases import KINDS
@@ -56,8 +57,12 @@ def test_a_killed_server_loses_nothing_it_acknowledged(kind: str, tmp_path: Path
             assert state["answered"] == 3 and state["trial"]["position"] == 3
             run = api.get(f"/api/runs/{run_id}").json()
             assert run["status"] == "interrupted"
+            # the orphaned worker trained on after the server died (past the stored step) and
+            # checkpointed where it stopped: resume from there
+            last_checkpoint = RunDir(server.data_dir / "runs" / run_id).files("checkpoint")[-1][0]
+            assert last_checkpoint >= run["step"] - LONG["train.checkpoint_every"]
             resumed = api.post(f"/api/runs/{run_id}/control",
-                               json={"action": "resume", "steps": run["step"] + 50})
+                               json={"action": "resume", "steps": last_checkpoint + 50})
             assert resumed.status_code == 202, resumed.text
             done = wait_status(api, run_id, "completed", "failed")
             assert done["status"] == "completed"

@@ -172,13 +172,13 @@ def test_an_image_run_shows_its_grids_live_with_a_scrubber(page: Any, api: httpx
         page.goto(f"/runs/{run_id}")
         scrubber = page.locator("#grid-scrubber")
         image = page.locator("#samples img.grid-image")
-        page.wait_for_function("() => Number(document.getElementById('grid-scrubber').max) >= 1",
+        page.wait_for_function("() => Number(document.getElementById('grid-scrubber')?.max) >= 1",
                                timeout=WAIT_MS)
         first_max = int(scrubber.get_attribute("max"))
         first_src = image.get_attribute("src")
         # new grids arrive: the scrubber's range grows and the shown grid follows the newest
         page.wait_for_function(
-            f"() => Number(document.getElementById('grid-scrubber').max) >= {first_max + 3}",
+            f"() => Number(document.getElementById('grid-scrubber')?.max) >= {first_max + 3}",
             timeout=WAIT_MS)
         page.wait_for_function(f"() => document.querySelector('#samples img').getAttribute('src')"
                                f" !== {first_src!r}")
@@ -203,7 +203,7 @@ def test_an_image_run_shows_its_grids_live_with_a_scrubber(page: Any, api: httpx
     grids = api.get(f"/api/runs/{run_id}/samples").json()["grids"]
     page.reload()
     page.locator("#run-status").filter(has_text="stopped").wait_for(timeout=WAIT_MS)
-    page.wait_for_function(f"() => Number(document.getElementById('grid-scrubber').max) "
+    page.wait_for_function(f"() => Number(document.getElementById('grid-scrubber')?.max) "
                            f"=== {len(grids) - 1}", timeout=WAIT_MS)
 
 
