@@ -386,14 +386,16 @@ def run_step(api: Any, run_id: str) -> int:
     return api.get(f"/api/runs/{run_id}").json()["step"] or 0
 
 
-def window_steps(api: Any, run_id: str, seconds: float, meter: CpuMeter) -> tuple[int, int, float]:
-    """The run's steps over the next ``seconds`` (from, to) and the wall time, the CPU meter
-    sampled every second meanwhile."""
+def window(api: Any, server: Server, run_id: str, seconds: float) -> dict[str, Any]:
+    """The next ``seconds`` of the run: its steps (from, to), the wall time, and the CPU used
+    meanwhile (CpuMeter's groups, sampled every second)."""
+    meter = CpuMeter(server.proc.pid)
     first, t0 = run_step(api, run_id), time.perf_counter()
     while time.perf_counter() - t0 < seconds:
         time.sleep(min(1.0, seconds - (time.perf_counter() - t0)))
         meter.sample()
-    return first, run_step(api, run_id), time.perf_counter() - t0
+    return {"steps": (first, run_step(api, run_id)), "wall": time.perf_counter() - t0,
+            "cpu": meter.result()}
 
 
 def watched_window(page: Any, api: Any, server: Server, run_id: str, *, window_s: float,
@@ -404,9 +406,7 @@ def watched_window(page: Any, api: Any, server: Server, run_id: str, *, window_s
 
     page.goto(f"{server.url}/runs/{run_id}")
     time.sleep(settle_s)  # the page's load (plotly.js compiles): once per visit, not measured
-    meter = CpuMeter(server.proc.pid)
-    first, last, wall = window_steps(api, run_id, window_s, meter)
-    out = {"steps": (first, last), "wall": wall, "cpu": meter.result()}
+    out = window(api, server, run_id, window_s)
     # what came in the window is drawn within a round or two: then the arrival -> chart times
     page.evaluate("window.ganscopeBench.stopped = true")
     with contextlib.suppress(PlaywrightError):  # if not, LATENCY_JS counts those never drawn
@@ -454,21 +454,15 @@ def alternating_run(api: Any, server: Server, browser: Any, *, sides: list[str],
             if time.monotonic() > wait_until:
                 raise RuntimeError(f"run {run_id} did not start in 120 s")
             time.sleep(0.5)
-        for i in range(pairs):
+        for i in range(pairs + 1):
             time.sleep(settle_s)  # the page of the window before is gone
-            meter = CpuMeter(server.proc.pid)
-            first, last, wall = window_steps(api, run_id, window_s, meter)
-            windows.append({"side": "alone", "steps": (first, last), "wall": wall,
-                            "cpu": meter.result()})
+            windows.append({"side": "alone", **window(api, server, run_id, window_s)})
+            if i == pairs:
+                break
             side = sides[i % len(sides)]
             res = watched_window(pages[side], api, server, run_id, window_s=window_s,
                                  settle_s=settle_s)
             windows.append({"side": side, "errors": errors[side], **res})
-        time.sleep(settle_s)
-        meter = CpuMeter(server.proc.pid)
-        first, last, wall = window_steps(api, run_id, window_s, meter)
-        windows.append({"side": "alone", "steps": (first, last), "wall": wall,
-                        "cpu": meter.result()})
         # each window's step times: the reports of the steps it saw
         series = api.get(f"/api/runs/{run_id}/metrics").json()["series"]["step_time"]
         for w in windows:

@@ -182,6 +182,19 @@ ModelConfig = Annotated[MLPModel | DCGANModel, Field(discriminator="arch")]
 # ---------------------------------------------------------------------------------------------
 
 
+def _registered(names: Callable[[], list[str]]) -> Callable[[str], str]:
+    """A validator for a name registered in ``names()`` (read when a value is validated, so that
+    an entry registered later counts), refusing another with the message a fixed choice gets."""
+
+    def check(name: str) -> str:
+        allowed = names()
+        if name not in allowed:
+            raise ValueError(f"got {name!r}; allowed: {', '.join(map(repr, allowed))}")
+        return name
+
+    return check
+
+
 class RegisteredChoices:
     """A string field's enum, read from a registry whenever a schema is made (so that an entry
     registered after this module was imported is in it)."""
@@ -208,14 +221,6 @@ def _evaluation_descriptions(schema: dict[str, Any]) -> None:
                                       for e in EVALUATIONS.describe())
 
 
-def _registered_evaluation(name: str) -> str:
-    """A metric registered in gan_core.evaluations, refused as a fixed choice would be."""
-    names = _evaluation_names()
-    if name not in names:
-        raise ValueError(f"got {name!r}; allowed: {', '.join(map(repr, names))}")
-    return name
-
-
 def _feature_space_names() -> list[str]:
     from gan_core.metrics.features import EXTRACTORS  # late: it imports the feature networks
 
@@ -229,35 +234,25 @@ def _feature_space_descriptions(schema: dict[str, Any]) -> None:
                                       for name, kind in EXTRACTORS.items())
 
 
-def _registered_feature_space(name: str) -> str:
-    names = _feature_space_names()
-    if name not in names:
-        raise ValueError(f"got {name!r}; allowed: {', '.join(map(repr, names))}")
-    return name
-
-
-def _registered_loss(name: str) -> str:
-    """A loss registered in gan_core.losses (imported here, late: losses.py reads this module).
-    An unknown one is refused with the message a choice among fixed values gets."""
+def _loss_names() -> list[str]:
+    """The losses registered in gan_core.losses (imported here, late: it reads this module)."""
     from gan_core.losses import LOSSES
 
-    if name not in LOSSES:
-        raise ValueError(f"got {name!r}; allowed: {', '.join(map(repr, LOSSES.names()))}")
-    return name
+    return LOSSES.names()
 
 
 def _loss_choices(schema: dict[str, Any]) -> None:
     """The registered losses as the field's enum and description, whenever a schema is made."""
     from gan_core.losses import LOSSES
 
-    schema["enum"] = LOSSES.names()
+    schema["enum"] = _loss_names()
     schema["description"] = "; ".join(f"{e['name']}: {e['description'].rstrip('.')}"
                                       for e in LOSSES.describe())
 
 
 class LossConfig(StrictModel):
     # the choices are gan_core.losses.LOSSES: a new loss registers itself there and nowhere else
-    name: Annotated[str, AfterValidator(_registered_loss)] = Field(
+    name: Annotated[str, AfterValidator(_registered(_loss_names))] = Field(
         "nonsaturating", json_schema_extra=_loss_choices)
     lsgan_a: float = Field(0.0, ge=-10, le=10, description="LSGAN target for fake in D.")
     lsgan_b: float = Field(1.0, ge=-10, le=10, description="LSGAN target for real in D.")
@@ -353,12 +348,12 @@ class EvalConfig(StrictModel):
         "steps; its time is reported as eval_time and not counted in step_time.",
     )
     # the choices are gan_core.evaluations.EVALUATIONS: a new metric registers itself there
-    metrics: list[Annotated[str, AfterValidator(_registered_evaluation),
+    metrics: list[Annotated[str, AfterValidator(_registered(_evaluation_names)),
                             RegisteredChoices(_evaluation_names)]] = Field(
         ["fid"],  # a plain default (pydantic copies it per instance): the web form shows it
         min_length=1, json_schema_extra=lambda schema: _evaluation_descriptions(schema))
     # the choices are gan_core.metrics.features.EXTRACTORS
-    features: Annotated[str, AfterValidator(_registered_feature_space),
+    features: Annotated[str, AfterValidator(_registered(_feature_space_names)),
                         RegisteredChoices(_feature_space_names)] = Field(
         "mnist", json_schema_extra=lambda schema: _feature_space_descriptions(schema))
     n: int = Field(
